@@ -1,0 +1,59 @@
+#include "common/pg/connection.hpp"
+
+#include "common/pg/errors.hpp"
+
+namespace harmony::pg {
+namespace {
+
+// Connection-class SQLSTATEs (08xxx), shutdown (57P0x) and read-only standby (25006) mean the
+// request may succeed against the database later or elsewhere: 503, not a bug.
+bool is_unavailable_state(std::string_view state) {
+  return state.starts_with("08") || state.starts_with("57P") || state == "25006" || state == "53300";
+}
+
+}  // namespace
+
+Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()), &PQfinish) {
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
+    throw DbUnavailable("cannot connect to the database: " + message);
+  }
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);
+}
+
+Result Connection::exec(std::string_view sql, const Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  std::string statement(sql);
+  PGresult* raw = PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0);
+  Result result(raw);
+  check(raw);
+  return result;
+}
+
+void Connection::check(PGresult* raw) {
+  auto status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
+  const char* state_field = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  std::string state = state_field ? state_field : "";
+  std::string message = PQerrorMessage(conn_.get());
+  if (PQstatus(conn_.get()) != CONNECTION_OK || is_unavailable_state(state)) {
+    throw DbUnavailable("database unavailable: " + message);
+  }
+  throw DbError(message, state);
+}
+
+void Connection::exec_script(const std::string& sql) {
+  PGresult* raw = PQexec(conn_.get(), sql.c_str());
+  Result guard(raw);
+  check(raw);
+}
+
+bool Connection::healthy() const {
+  return PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
+}  // namespace harmony::pg

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/pg/params.hpp"
+#include "common/pg/result.hpp"
+
+namespace harmony::pg {
+
+// One libpq connection. exec() throws DbError for a failed statement and DbUnavailable when
+// the connection is gone (the pool then discards it).
+class Connection {
+ public:
+  explicit Connection(const std::string& conninfo);
+
+  Result exec(std::string_view sql, const Params& params = {});
+  template <typename... Args>
+  Result query(std::string_view sql, Args&&... args) {
+    return exec(sql, make_params(std::forward<Args>(args)...));
+  }
+  // Runs a script of several statements without parameters (migrations only).
+  void exec_script(const std::string& sql);
+
+  bool healthy() const;
+
+ private:
+  void check(PGresult* raw);
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+};
+
+}  // namespace harmony::pg

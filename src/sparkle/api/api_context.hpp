@@ -1,0 +1,26 @@
+#pragma once
+
+#include "common/pg/pool.hpp"
+#include "sparkle/audit/audit_log.hpp"
+#include "sparkle/auth/authenticator.hpp"
+#include "sparkle/config/sparkle_config.hpp"
+#include "sparkle/http/router.hpp"
+
+namespace harmony::sparkle {
+
+class ImageStore;
+
+// What the route modules need; built once by the Application.
+struct ApiContext {
+  pg::Pool& db;
+  Authenticator& auth;
+  AuditLog& audit;
+  ImageStore& images;
+  const SparkleConfig& config;
+};
+
+// One function per route module (api/*_routes.cpp); Application calls each of them.
+void register_health_routes(Router& router, ApiContext& ctx);
+void register_auth_routes(Router& router, ApiContext& ctx);
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,125 @@
+#include "sparkle/api/request_middleware.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/crypto/sha256.hpp"
+#include "sparkle/auth/principal.hpp"
+#include "sparkle/http/api_error.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+constexpr auto kIdempotencyWait = std::chrono::seconds(10);
+// A reservation older than this is taken to belong to a request that died mid-way.
+constexpr int kAbandonedAfterSeconds = 60;
+
+bool is_mutating(const std::string& method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+// A retried POST with the same Idempotency-Key gets the first answer, never a second resource.
+// The key is reserved with an insert before the handler runs, so concurrent retries wait for
+// the first one's outcome instead of racing it.
+Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handler, const std::string& key) {
+  if (key.empty() || key.size() > 255)
+    throw bad_request("Idempotency-Key", "Idempotency-Key must be 1-255 characters");
+  const auto& p = ctx.auth.require(request);
+  std::string request_hash = crypto::sha256_hex(request.method + " " + request.path + "\n" + request.body);
+  auto deadline = std::chrono::steady_clock::now() + kIdempotencyWait;
+  for (;;) {
+    {
+      auto conn = ctx.db.acquire();
+      auto reserved = conn->query(
+          "INSERT INTO idempotency_keys (user_id, key, method, path, request_hash) VALUES ($1, $2, $3, $4, "
+          "$5)"
+          " ON CONFLICT (user_id, key) DO UPDATE SET created_at = now(), request_hash = "
+          "EXCLUDED.request_hash,"
+          " method = EXCLUDED.method, path = EXCLUDED.path"
+          "   WHERE idempotency_keys.status_code IS NULL"
+          "   AND idempotency_keys.created_at < now() - make_interval(secs => $6)"
+          " RETURNING 1",
+          p.user_id, key, request.method, request.path, request_hash, kAbandonedAfterSeconds);
+      if (reserved.empty()) {
+        auto existing = conn->query(
+            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = $1 AND "
+            "key = $2",
+            p.user_id, key);
+        if (!existing.empty()) {
+          if (existing.text(0, 0) != request_hash) {
+            throw ApiError(422, "idempotency_key_reused",
+                           "this Idempotency-Key was used for a different request", "Idempotency-Key");
+          }
+          if (!existing.is_null(0, 1)) {
+            Response replay;
+            replay.status = static_cast<int>(existing.int64(0, 1));
+            replay.body = std::string(existing.text(0, 2));
+            replay.with_header("Idempotent-Replayed", "true");
+            return replay;
+          }
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          throw conflict("a request with this Idempotency-Key is still in progress", "Idempotency-Key");
+        }
+      } else {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  Response response = Router::guarded(request, [&] { return handler(request); });
+  auto conn = ctx.db.acquire();
+  if (response.status >= 500) {
+    // Let a retry run the request again.
+    conn->query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", p.user_id, key);
+  } else {
+    conn->query(
+        "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2",
+        p.user_id, key, response.status, response.body);
+  }
+  return response;
+}
+
+}  // namespace
+
+void audit_request(ApiContext& ctx, const Request& request, const Response& response) {
+  if (!is_mutating(request.method) || request.route_pattern == "/api/v1/auth/tokens") return;
+  AuditEntry entry;
+  entry.request_id = request.request_id;
+  if (request.principal) {
+    entry.user_id = request.principal->user_id;
+    entry.username = request.principal->username;
+    entry.tenant_id = request.principal->tenant_id;
+  }
+  entry.action =
+      request.method + " " + (request.route_pattern.empty() ? request.path : request.route_pattern);
+  entry.target_type = request.audit_target_type;
+  entry.target_id = request.audit_target_id;
+  if (entry.target_id.empty()) {
+    if (auto it = request.path_params.find("id"); it != request.path_params.end())
+      entry.target_id = it->second;
+  }
+  entry.status_code = response.status;
+  entry.outcome = response.status < 400                                ? "success"
+                  : (response.status == 401 || response.status == 403) ? "denied"
+                                                                       : "failed";
+  entry.client_address = request.client_address;
+  ctx.audit.record(entry);
+}
+
+Handler with_request_middleware(ApiContext& ctx, Handler handler) {
+  return [&ctx, handler = std::move(handler)](Request& request) {
+    Response response = Router::guarded(request, [&] {
+      auto key = request.header("idempotency-key");
+      if (request.method == "POST" && key) return run_idempotent(ctx, request, handler, *key);
+      return handler(request);
+    });
+    audit_request(ctx, request, response);
+    return response;
+  };
+}
+
+}  // namespace harmony::sparkle

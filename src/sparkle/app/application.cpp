@@ -1,0 +1,59 @@
+#include "sparkle/app/application.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <fstream>
+#include <thread>
+
+#include "sparkle/db/migrator.hpp"
+
+namespace harmony::sparkle {
+
+Application::Application(SparkleConfig config)
+    : config_(std::move(config)),
+      db_(config_.database),
+      audit_(db_),
+      auth_(db_, audit_, config_.auth),
+      images_(config_.image_store_dir),
+      context_{db_, auth_, audit_, images_, config_},
+      server_(ioc_, router_, config_.http) {
+  register_all_routes(router_, context_);
+}
+
+Application::~Application() = default;
+
+uint16_t Application::bind() {
+  auto port = server_.start();
+  bound_ = true;
+  spdlog::info("sparkle listening on {}:{}", config_.http.address, port);
+  if (!config_.port_file.empty()) {
+    std::ofstream(config_.port_file) << port << "\n";
+  }
+  return port;
+}
+
+void Application::stop() {
+  server_.stop();
+  boost::asio::post(ioc_, [this] { signals_.cancel(); });
+}
+
+int Application::run() {
+  Migrator(db_, embedded_migrations()).require_current();
+  if (!bound_) bind();
+
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received: finishing requests in flight", signal);
+    server_.stop();
+  });
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config_.http_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : threads) t.join();
+  spdlog::info("sparkle stopped");
+  return 0;
+}
+
+}  // namespace harmony::sparkle

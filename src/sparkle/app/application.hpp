@@ -1,0 +1,51 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <memory>
+
+#include "common/pg/pool.hpp"
+#include "sparkle/api/api_context.hpp"
+#include "sparkle/audit/audit_log.hpp"
+#include "sparkle/auth/authenticator.hpp"
+#include "sparkle/config/sparkle_config.hpp"
+#include "sparkle/http/http_server.hpp"
+#include "sparkle/http/router.hpp"
+#include "sparkle/images/image_store.hpp"
+
+namespace harmony::sparkle {
+
+// Wires Sparkle's services from its configuration, in dependency order; members are destroyed
+// in reverse order, so shutdown undoes construction.
+class Application {
+ public:
+  explicit Application(SparkleConfig config);
+  ~Application();
+
+  // Checks the schema version, serves HTTP until SIGTERM/SIGINT (or stop()), then drains
+  // requests in flight. Returns the process exit code.
+  int run();
+  // Binds without serving yet: returns the port (tests use port 0).
+  uint16_t bind();
+  void stop();
+
+  const Router& router() const { return router_; }
+
+ private:
+  SparkleConfig config_;
+  pg::Pool db_;
+  AuditLog audit_;
+  Authenticator auth_;
+  ImageStore images_;
+  ApiContext context_;
+  Router router_;
+  boost::asio::io_context ioc_;
+  HttpServer server_;
+  boost::asio::signal_set signals_{ioc_, SIGTERM, SIGINT};
+  bool bound_ = false;
+};
+
+// Builds the full route table (also used by the OpenAPI consistency test).
+void register_all_routes(Router& router, ApiContext& ctx);
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,12 @@
+#include "sparkle/api/request_middleware.hpp"
+#include "sparkle/app/application.hpp"
+
+namespace harmony::sparkle {
+
+void register_all_routes(Router& router, ApiContext& ctx) {
+  router.set_wrapper([&ctx](Handler handler) { return with_request_middleware(ctx, std::move(handler)); });
+  register_health_routes(router, ctx);
+  register_auth_routes(router, ctx);
+}
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,53 @@
+#include "sparkle/config/sparkle_config.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+void parse_listen(const std::string& listen, HttpServerOptions& http) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw ConfigError("server.listen must be ADDRESS:PORT, got " + listen);
+  auto address = listen.substr(0, colon);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw ConfigError("server.listen has an invalid port: " + listen);
+  http.address = address;
+  http.port = static_cast<uint16_t>(port);
+}
+
+int64_t positive(const ConfigFile& file, std::string_view key, int64_t fallback) {
+  auto value = file.get_int(key, fallback);
+  if (value <= 0) throw ConfigError(std::string(key) + " must be positive");
+  return value;
+}
+
+}  // namespace
+
+SparkleConfig SparkleConfig::from(const ConfigFile& file) {
+  SparkleConfig c;
+  parse_listen(file.get_string("server.listen", "127.0.0.1:8080"), c.http);
+  c.http_threads = static_cast<int>(positive(file, "server.threads", 8));
+  c.http.max_body_bytes = static_cast<size_t>(positive(file, "server.max_body_bytes", 1 << 20));
+  c.port_file = file.get_string("server.port_file", "");
+  c.database.conninfo =
+      file.get_string("database.conninfo", "host=/var/run/postgresql dbname=sparkle user=sparkle");
+  c.database.size = static_cast<size_t>(positive(file, "database.pool_size", 8));
+  c.database.acquire_timeout = std::chrono::milliseconds(positive(file, "database.acquire_timeout_ms", 2000));
+  c.auth.token_ttl = std::chrono::seconds(positive(file, "auth.token_ttl_seconds", 86400));
+  c.auth.lockout_after_failures = static_cast<int>(positive(file, "auth.lockout_after_failures", 6));
+  c.auth.lockout = std::chrono::seconds(positive(file, "auth.lockout_seconds", 900));
+  c.auth.login_attempts_per_minute = static_cast<int>(positive(file, "auth.login_attempts_per_minute", 30));
+  c.image_store_dir = file.get_string("images.store_dir", "/var/lib/sparkle/images");
+  c.http.max_upload_bytes = static_cast<uint64_t>(positive(file, "images.max_upload_bytes", 100ll << 30));
+  c.log_level = file.get_string("log.level", "info");
+  c.log_file = file.get_string("log.file", "");
+  return c;
+}
+
+}  // namespace harmony::sparkle

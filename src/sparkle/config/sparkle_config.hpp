@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+
+#include "common/config_file.hpp"
+#include "common/pg/pool.hpp"
+#include "sparkle/auth/authenticator.hpp"
+#include "sparkle/http/http_server.hpp"
+
+namespace harmony::sparkle {
+
+// Everything sparkle.conf can set (packaging/etc/sparkle/sparkle.conf documents each key).
+struct SparkleConfig {
+  HttpServerOptions http;
+  int http_threads = 8;
+  std::string port_file;
+  pg::PoolOptions database;
+  AuthOptions auth;
+  std::string image_store_dir = "/var/lib/sparkle/images";
+  std::string log_level = "info";
+  std::string log_file;
+
+  static SparkleConfig from(const ConfigFile& file);
+};
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,279 @@
+#include "sparkle/http/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+
+#include "common/crypto/random_token.hpp"
+#include "sparkle/http/api_error.hpp"
+
+namespace harmony::sparkle {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Session {
+  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  std::atomic<bool> busy{false};
+};
+
+namespace {
+
+// A client-supplied request id is kept when it is short and plain, so a caller can follow one
+// id through its own logs and ours; anything else is replaced.
+std::string request_id_from(const http::request_header<>& header) {
+  auto it = header.find("x-request-id");
+  if (it != header.end()) {
+    auto value = it->value();
+    bool plain = !value.empty() && value.size() <= 64;
+    for (char c : value)
+      plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    if (plain) return std::string(value);
+  }
+  return crypto::random_hex(8);
+}
+
+// Fills everything but the body; false when the target is not a valid origin-form URL.
+bool fill_request(const http::request_header<>& header, const std::string& client, Request& out) {
+  out.method = std::string(header.method_string());
+  out.client_address = client;
+  out.request_id = request_id_from(header);
+  for (const auto& field : header) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  auto url = boost::urls::parse_origin_form(header.target());
+  if (!url) return false;
+  out.path = url->path();
+  for (auto param : url->params()) out.query[param.key] = param.value;
+  return true;
+}
+
+http::response<http::string_body> to_beast(const Request& request, const Response& response, unsigned version,
+                                           bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
+  if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+  res.set("X-Request-Id", request.request_id);
+  for (const auto& [name, value] : response.headers) res.set(name, value);
+  res.body() = response.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& ioc, const Router& router, HttpServerOptions options)
+    : ioc_(ioc), router_(router), options_(std::move(options)), acceptor_(asio::make_strand(ioc)) {}
+
+HttpServer::~HttpServer() = default;
+
+uint16_t HttpServer::start() {
+  tcp::endpoint endpoint(asio::ip::make_address(options_.address), options_.port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  accept_loop();
+  return acceptor_.local_endpoint().port();
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  std::lock_guard lock(sessions_mutex_);
+  for (const auto& session : sessions_) {
+    // Idle keep-alive connections are closed now; busy ones finish their request first and
+    // then see stopping_.
+    asio::post(session->stream.get_executor(), [session] {
+      if (!session->busy) {
+        beast::error_code ignored;
+        session->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        session->stream.close();
+      }
+    });
+  }
+}
+
+void HttpServer::accept_loop() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted && !stopping_) {
+        spdlog::warn("accept failed: {}", ec.message());
+        accept_loop();
+      }
+      return;
+    }
+    if (stopping_) return;
+    run_session(std::move(socket));
+    accept_loop();
+  });
+}
+
+void HttpServer::run_session(tcp::socket socket) {
+  auto session = std::make_shared<Session>(std::move(socket));
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.insert(session);
+  }
+  auto executor = session->stream.get_executor();
+  auto body = [this, session]() -> awaitable<void> {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    std::string client;
+    {
+      auto remote = session->stream.socket().remote_endpoint(ec);
+      client = ec ? "" : remote.address().to_string();
+    }
+    while (!stopping_) {
+      session->stream.expires_after(options_.io_timeout);
+      http::request_parser<http::empty_body> header_parser;
+      header_parser.header_limit(16 * 1024);
+      co_await http::async_read_header(session->stream, buffer, header_parser,
+                                       asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      session->busy = true;
+      // The parser (and its header) moves into a body parser below: keep what is needed after.
+      const unsigned version = header_parser.get().version();
+      Request request;
+      Response response;
+      bool keep_alive = header_parser.get().keep_alive();
+      auto started = std::chrono::steady_clock::now();
+
+      if (!fill_request(header_parser.get(), client, request)) {
+        response = Response::json(400, bad_request("", "malformed request target").to_json());
+        keep_alive = false;
+      } else {
+        auto match = router_.match(request);
+        if (header_parser.get()[http::field::expect] == "100-continue" && match.error_status == 0) {
+          http::response<http::empty_body> cont{http::status::continue_, version};
+          co_await http::async_write(session->stream, cont, asio::redirect_error(use_awaitable, ec));
+          if (ec) break;
+        }
+        if (match.upload != nullptr) {
+          std::unique_ptr<UploadSink> sink;
+          response = Router::guarded(request, [&]() -> Response {
+            sink = (*match.upload)(request);
+            return Response{};
+          });
+          if (sink) {
+            http::request_parser<http::buffer_body> body_parser{std::move(header_parser)};
+            body_parser.body_limit(options_.max_upload_bytes);
+            std::array<char, 256 * 1024> chunk;
+            bool failed = false;
+            while (!body_parser.is_done() && !failed) {
+              body_parser.get().body().data = chunk.data();
+              body_parser.get().body().size = chunk.size();
+              session->stream.expires_after(options_.io_timeout);
+              co_await http::async_read_some(session->stream, buffer, body_parser,
+                                             asio::redirect_error(use_awaitable, ec));
+              if (ec == http::error::need_buffer) ec = {};
+              if (ec) {
+                failed = true;
+                break;
+              }
+              size_t got = chunk.size() - body_parser.get().body().size;
+              if (got == 0) continue;
+              response = Router::guarded(request, [&]() -> Response {
+                sink->write(std::string_view(chunk.data(), got));
+                return Response{};
+              });
+              if (response.status >= 400) failed = true;
+            }
+            if (ec == http::error::body_limit) {
+              response = Response::json(413, ApiError(413, "too_large", "upload too large").to_json());
+              ec = {};
+            }
+            if (ec) break;  // the client went away; the sink's destructor discards the partial upload
+            if (!failed)
+              response = Router::guarded(request, [&] { return sink->finish(); });
+            else
+              keep_alive = false;
+            sink.reset();
+          } else {
+            keep_alive = false;  // refused before reading the body: do not try to parse it
+          }
+        } else {
+          http::request_parser<http::string_body> body_parser{std::move(header_parser)};
+          body_parser.body_limit(options_.max_body_bytes);
+          co_await http::async_read(session->stream, buffer, body_parser,
+                                    asio::redirect_error(use_awaitable, ec));
+          if (ec == http::error::body_limit) {
+            response = Response::json(413, ApiError(413, "too_large", "request body too large").to_json());
+            keep_alive = false;
+            ec = {};
+          } else if (ec) {
+            break;
+          } else {
+            request.body = std::move(body_parser.get().body());
+            response = router_.dispatch(request);
+          }
+        }
+      }
+
+      if (stopping_) keep_alive = false;
+      session->stream.expires_after(options_.io_timeout);
+      if (response.file) {
+        http::response<http::file_body> res{static_cast<http::status>(response.status), version};
+        res.body().open(response.file->c_str(), beast::file_mode::scan, ec);
+        if (ec) {
+          co_await http::async_write(
+              session->stream,
+              to_beast(request, Response::json(404, not_found("file").to_json()), version, keep_alive),
+              asio::redirect_error(use_awaitable, ec));
+        } else {
+          res.set(http::field::content_type, response.content_type);
+          res.set("X-Request-Id", request.request_id);
+          for (const auto& [name, value] : response.headers) res.set(name, value);
+          res.keep_alive(keep_alive);
+          res.prepare_payload();
+          co_await http::async_write(session->stream, res, asio::redirect_error(use_awaitable, ec));
+        }
+      } else {
+        co_await http::async_write(session->stream, to_beast(request, response, version, keep_alive),
+                                   asio::redirect_error(use_awaitable, ec));
+      }
+      auto micros =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+              .count();
+      spdlog::info("{} {} {} {} {:.1f}ms {}", request.request_id, request.method, request.path,
+                   response.status, micros / 1000.0, client);
+      session->busy = false;
+      if (ec || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    session->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    session->stream.close();
+  };
+  asio::co_spawn(executor, std::move(body), [this, session](std::exception_ptr error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        spdlog::error("connection ended by an exception: {}", e.what());
+      }
+    }
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(session);
+  });
+}
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "sparkle/http/router.hpp"
+
+namespace harmony::sparkle {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;
+  size_t max_body_bytes = 1 << 20;
+  uint64_t max_upload_bytes = 100ull << 30;
+  std::chrono::seconds io_timeout{30};
+};
+
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines. Handlers are plain functions that may
+// block on the database; the io_context runs on several threads, and every connection runs on
+// its own strand.
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, const Router& router, HttpServerOptions options);
+  ~HttpServer();
+
+  // Binds and starts accepting; returns the bound port (useful with port 0).
+  uint16_t start();
+  // Stops accepting, lets requests in flight finish, closes idle connections.
+  void stop();
+
+ private:
+  struct Session;
+  void accept_loop();
+  void run_session(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& ioc_;
+  const Router& router_;
+  HttpServerOptions options_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::mutex sessions_mutex_;
+  std::set<std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace harmony::sparkle {
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed from this file instead of `body` (image downloads).
+  std::optional<std::filesystem::path> file;
+
+  static Response json(int status, const nlohmann::json& value) {
+    Response r;
+    r.status = status;
+    r.body = value.dump();
+    return r;
+  }
+  static Response no_content() {
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
+  Response& with_header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,111 @@
+#include "sparkle/http/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/pg/errors.hpp"
+#include "sparkle/http/api_error.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> segments;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) segments.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return segments;
+}
+
+bool is_placeholder(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+Response error_response(const ApiError& error) {
+  return Response::json(error.status, error.to_json());
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Handler handler) {
+  if (wrapper_) handler = wrapper_(std::move(handler));
+  add_route(Route{std::move(method), pattern, split_path(pattern), std::move(handler), nullptr});
+}
+
+void Router::add_upload(std::string method, std::string pattern, UploadHandler handler) {
+  add_route(Route{std::move(method), pattern, split_path(pattern), nullptr, std::move(handler)});
+}
+
+void Router::add_route(Route route) {
+  routes_.push_back(std::move(route));
+}
+
+Router::Match Router::match(Request& request) const {
+  auto segments = split_path(request.path);
+  bool path_matched = false;
+  for (const auto& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (size_t i = 0; i < segments.size() && ok; ++i) {
+      if (is_placeholder(route.segments[i])) {
+        params[route.segments[i].substr(1, route.segments[i].size() - 2)] = segments[i];
+      } else {
+        ok = route.segments[i] == segments[i];
+      }
+    }
+    if (!ok) continue;
+    path_matched = true;
+    if (route.method != request.method) continue;
+    request.path_params = std::move(params);
+    request.route_pattern = route.pattern;
+    Match m;
+    if (route.handler) m.handler = &route.handler;
+    if (route.upload) m.upload = &route.upload;
+    return m;
+  }
+  return Match{nullptr, nullptr, path_matched ? 405 : 404};
+}
+
+Response Router::guarded(Request& request, const std::function<Response()>& call) {
+  try {
+    return call();
+  } catch (const ApiError& e) {
+    return error_response(e);
+  } catch (const pg::DbUnavailable& e) {
+    spdlog::warn("request {}: database unavailable: {}", request.request_id, e.what());
+    return error_response(ApiError(503, "unavailable", "the database is unavailable, try again"));
+  } catch (const nlohmann::json::exception& e) {
+    // A body that parsed but has a field of the wrong type reaches here when a handler reads
+    // it without checking; still the client's fault, never a 500.
+    return error_response(bad_request("", std::string("invalid JSON body: ") + e.what()));
+  } catch (const pg::DbError& e) {
+    spdlog::error("request {}: database error {}: {}", request.request_id, e.sqlstate, e.what());
+    return error_response(ApiError(500, "internal", "internal error (request " + request.request_id + ")"));
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: {}", request.request_id, e.what());
+    return error_response(ApiError(500, "internal", "internal error (request " + request.request_id + ")"));
+  }
+}
+
+Response Router::dispatch(Request& request) const {
+  return guarded(request, [&]() -> Response {
+    auto m = match(request);
+    if (m.error_status == 404) throw not_found("path " + request.path);
+    if (m.error_status == 405)
+      throw ApiError(405, "method_not_allowed", request.method + " is not allowed here");
+    if (m.handler == nullptr) throw ApiError(400, "bad_request", "this route takes a streamed body");
+    return (*m.handler)(request);
+  });
+}
+
+std::vector<RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& route : routes_) out.push_back({route.method, route.pattern});
+  return out;
+}
+
+}  // namespace harmony::sparkle
