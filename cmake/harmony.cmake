@@ -31,6 +31,8 @@ function(harmony_test name)
   add_executable(${name} ${ARG_SOURCES})
   harmony_target(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE HARMONY_DEFAULT_BINARY_DIR="${PROJECT_BINARY_DIR}"
+                                            HARMONY_DEFAULT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "HARMONY_SOURCE_DIR=${PROJECT_SOURCE_DIR};HARMONY_BINARY_DIR=${PROJECT_BINARY_DIR}")

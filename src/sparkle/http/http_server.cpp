@@ -147,6 +147,8 @@ void HttpServer::run_session(tcp::socket socket) {
       session->stream.expires_after(options_.io_timeout);
       http::request_parser<http::empty_body> header_parser;
       header_parser.header_limit(16 * 1024);
+      // The limit depends on the route: the body parser below sets it.
+      header_parser.body_limit(boost::none);
       co_await http::async_read_header(session->stream, buffer, header_parser,
                                        asio::redirect_error(use_awaitable, ec));
       if (ec) break;
@@ -175,10 +177,15 @@ void HttpServer::run_session(tcp::socket socket) {
             return Response{};
           });
           if (sink) {
+            auto declared = header_parser.content_length();
             http::request_parser<http::buffer_body> body_parser{std::move(header_parser)};
             body_parser.body_limit(options_.max_upload_bytes);
             std::array<char, 256 * 1024> chunk;
             bool failed = false;
+            if (declared && *declared > options_.max_upload_bytes) {
+              response = Response::json(413, ApiError(413, "too_large", "upload too large").to_json());
+              failed = true;
+            }
             while (!body_parser.is_done() && !failed) {
               body_parser.get().body().data = chunk.data();
               body_parser.get().body().size = chunk.size();
@@ -212,10 +219,17 @@ void HttpServer::run_session(tcp::socket socket) {
             keep_alive = false;  // refused before reading the body: do not try to parse it
           }
         } else {
+          // A declared length over the limit is refused before reading; a chunked body is
+          // stopped by the parser's limit.
+          auto declared = header_parser.content_length();
           http::request_parser<http::string_body> body_parser{std::move(header_parser)};
           body_parser.body_limit(options_.max_body_bytes);
-          co_await http::async_read(session->stream, buffer, body_parser,
-                                    asio::redirect_error(use_awaitable, ec));
+          if (declared && *declared > options_.max_body_bytes) {
+            ec = http::error::body_limit;
+          } else {
+            co_await http::async_read(session->stream, buffer, body_parser,
+                                      asio::redirect_error(use_awaitable, ec));
+          }
           if (ec == http::error::body_limit) {
             response = Response::json(413, ApiError(413, "too_large", "request body too large").to_json());
             keep_alive = false;

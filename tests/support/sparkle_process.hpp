@@ -1,0 +1,51 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace harmony::test {
+
+struct SparkleOptions {
+  // Extra TOML appended to the generated configuration (e.g. "[auth]\nlockout_seconds = 2\n").
+  std::string extra_config;
+  bool migrate = true;
+  bool create_admin = true;
+};
+
+// A real `sparkle` process on a free port, with its own config, image store and log file (in
+// HARMONY_TEST_LOG_DIR when set, so scripts/check-logs can scan it for secrets).
+class SparkleProcess {
+ public:
+  explicit SparkleProcess(const std::string& conninfo, SparkleOptions options = {});
+  ~SparkleProcess();
+  SparkleProcess(const SparkleProcess&) = delete;
+  SparkleProcess& operator=(const SparkleProcess&) = delete;
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::filesystem::path& config_path() const { return config_path_; }
+  const std::filesystem::path& log_path() const { return log_path_; }
+  static constexpr const char* kAdminUser = "admin";
+  const std::string& admin_password() const { return admin_password_; }
+
+  // Runs `sparkle --config CONFIG ARGS...` to completion with `stdin_text`; returns the exit code.
+  int run_command(const std::string& args, const std::string& stdin_text = "") const;
+  // SIGTERM and wait; returns the exit status (or -1 when it had to be killed).
+  int stop();
+
+  static std::filesystem::path binary();
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path config_path_;
+  std::filesystem::path log_path_;
+  std::string admin_password_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace harmony::test
