@@ -22,5 +22,11 @@ struct ApiContext {
 // One function per route module (api/*_routes.cpp); Application calls each of them.
 void register_health_routes(Router& router, ApiContext& ctx);
 void register_auth_routes(Router& router, ApiContext& ctx);
+void register_identity_routes(Router& router, ApiContext& ctx);  // tenants, users, roles, quotas
+void register_resource_routes(Router& router, ApiContext& ctx);  // hosts, networks, subnets, volumes, instances,
+                                                                 // affinity groups
+void register_image_routes(Router& router, ApiContext& ctx);
+void register_accounting_routes(Router& router, ApiContext& ctx);  // audit events, usage
+void register_openapi_routes(Router& router, ApiContext& ctx);
 
 }  // namespace harmony::sparkle

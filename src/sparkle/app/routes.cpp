@@ -7,6 +7,11 @@ void register_all_routes(Router& router, ApiContext& ctx) {
   router.set_wrapper([&ctx](Handler handler) { return with_request_middleware(ctx, std::move(handler)); });
   register_health_routes(router, ctx);
   register_auth_routes(router, ctx);
+  register_identity_routes(router, ctx);
+  register_resource_routes(router, ctx);
+  register_image_routes(router, ctx);
+  register_accounting_routes(router, ctx);
+  register_openapi_routes(router, ctx);
 }
 
 }  // namespace harmony::sparkle

@@ -1,0 +1,10 @@
+#include "sparkle/api/api_context.hpp"
+
+namespace harmony::sparkle {
+
+void register_accounting_routes(Router& router, ApiContext& ctx) {
+  (void)router;
+  (void)ctx;
+}
+
+}  // namespace harmony::sparkle

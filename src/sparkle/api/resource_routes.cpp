@@ -1,0 +1,10 @@
+#include "sparkle/api/api_context.hpp"
+
+namespace harmony::sparkle {
+
+void register_resource_routes(Router& router, ApiContext& ctx) {
+  (void)router;
+  (void)ctx;
+}
+
+}  // namespace harmony::sparkle
