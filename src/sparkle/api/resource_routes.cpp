@@ -1,10 +1,13 @@
 #include "sparkle/api/api_context.hpp"
+#include "sparkle/api/network_routes.hpp"
+#include "sparkle/compute/compute_routes.hpp"
 
 namespace harmony::sparkle {
 
 void register_resource_routes(Router& router, ApiContext& ctx) {
-  (void)router;
-  (void)ctx;
+  register_network_routes(router, ctx);
+  compute::register_instance_routes(router, ctx);
+  compute::register_volume_routes(router, ctx);
 }
 
 }  // namespace harmony::sparkle
