@@ -16,6 +16,15 @@ constexpr auto kIdempotencyWait = std::chrono::seconds(10);
 // A reservation older than this is taken to belong to a request that died mid-way.
 constexpr int kAbandonedAfterSeconds = 60;
 
+// What identifies a request body for replay detection. Password fields are left out: the hash is
+// stored, and a plain hash of a body with a password in it could be guessed offline.
+std::string fingerprint_body(const std::string& body) {
+  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) return body;
+  for (const char* secret : {"password", "current_password"}) parsed.erase(secret);
+  return parsed.dump();
+}
+
 bool is_mutating(const std::string& method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
@@ -27,7 +36,8 @@ Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handle
   if (key.empty() || key.size() > 255)
     throw bad_request("Idempotency-Key", "Idempotency-Key must be 1-255 characters");
   const auto& p = ctx.auth.require(request);
-  std::string request_hash = crypto::sha256_hex(request.method + " " + request.path + "\n" + request.body);
+  std::string request_hash =
+      crypto::sha256_hex(request.method + " " + request.path + "\n" + fingerprint_body(request.body));
   auto deadline = std::chrono::steady_clock::now() + kIdempotencyWait;
   for (;;) {
     {
