@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace harmony::twilight {
+
+// Escapes text for XML character data and for attribute values in either quote style.
+// Throws std::invalid_argument for control characters XML 1.0 cannot carry at all.
+std::string xml_escape(std::string_view text);
+
+}  // namespace harmony::twilight
