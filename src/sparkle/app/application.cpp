@@ -18,6 +18,10 @@ Application::Application(SparkleConfig config)
       images_(config_.image_store_dir),
       context_{db_, auth_, audit_, images_, config_},
       server_(ioc_, router_, config_.http) {
+  // Partial uploads left by a crash would otherwise block those images' uploads for good.
+  if (auto removed = images_.remove_partial_uploads(); removed > 0) {
+    spdlog::warn("removed {} partial image uploads left by an earlier run", removed);
+  }
   register_all_routes(router_, context_);
 }
 
