@@ -4,7 +4,8 @@
 
 namespace harmony::sparkle {
 
-// Networks and subnets (api/network_routes.cpp); registered by register_resource_routes.
+// Networks, subnets, hosts and affinity groups (desired state; helpers in sparkle/network/);
+// registered by register_resource_routes.
 void register_network_routes(Router& router, ApiContext& ctx);
 
 }  // namespace harmony::sparkle
