@@ -24,8 +24,11 @@ build_project() {
   local root build_dir
   root="$(harmony_root)"
   build_dir="${1:-$root/build}"
-  # Under the repo so that a rerun on the same machine (CI included) reuses the cache.
-  export CCACHE_DIR="${CCACHE_DIR:-$root/.local/ccache}"
+  # One cache per machine, outside the clone: CI builds a fresh clone on the same machine, and
+  # a cache inside the clone would start cold every time.
+  export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/harmony-ccache}"
+  # The paths differ between clones; hash relative to the source tree so they still hit.
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
   mkdir -p "$CCACHE_DIR"
   if [[ ! -f "$build_dir/build.ninja" ]]; then
     log "configuring $build_dir"
