@@ -29,6 +29,8 @@ build_project() {
   export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/harmony-ccache}"
   # The paths differ between clones; hash relative to the source tree so they still hit.
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+  # Debug info would otherwise tie every object to the clone's directory.
+  export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
   mkdir -p "$CCACHE_DIR"
   if [[ ! -f "$build_dir/build.ninja" ]]; then
     log "configuring $build_dir"
