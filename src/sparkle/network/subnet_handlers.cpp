@@ -71,7 +71,15 @@ Response create_subnet(ApiContext& ctx, Request& request) {
   auto subnet = ctx.db.transact([&](pg::Connection& conn) {
     // Locking the network serializes subnet creation per network, so the overlap check below
     // cannot miss a concurrent insert.
-    auto network = load_visible_network(conn, p, network_id, RowLock::update);
+    NetworkRow network;
+    try {
+      network = load_visible_network(conn, p, network_id, RowLock::update);
+    } catch (const ApiError& e) {
+      // network_id is a reference in the body, not the request's target: a network the caller
+      // cannot see is a bad reference (422), as for an instance's NICs.
+      if (e.status != 404) throw;
+      throw unprocessable("network_id", "network " + network_id + " does not exist");
+    }
     require_network_writable(p, network);
     if (network.deleted) {
       throw ApiError(409, "resource_deleted", "this network is being deleted", "network_id");
