@@ -1,0 +1,72 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "common/proto/desired_state.hpp"
+#include "common/proto/state_report.hpp"
+#include "twilight/hypervisor/hypervisor.hpp"
+#include "twilight/state/reboot_ledger.hpp"
+#include "twilight/storage/instance_storage.hpp"
+
+namespace harmony::twilight {
+
+struct ConvergerOptions {
+  std::filesystem::path state_dir;  // holds the reboot ledger
+  // How long a guest gets to power off when asked before it is destroyed.
+  std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(60);
+};
+
+// Brings the host's domains to a desired state by acting only on the differences:
+//  - absent and wanted: prepare storage, define, and start when desired running;
+//  - defined with an older generation: prepare storage again and redefine (a running domain
+//    keeps running; the new definition applies from its next start);
+//  - stopped (or crashed) and desired running: start; running or paused and desired stopped:
+//    shut down (destroyed after the timeout);
+//  - reboot_count above the last applied one: reboot once (a domain just started is not);
+//  - deleted: destroy when active, undefine, release storage.
+// Domains without Harmony metadata are never touched. Managed domains missing from the document
+// are reported, with a warning, and left alone: Sparkle decides. Errors stay per instance: one
+// failing instance does not stop the others, and shows as `error` in the report.
+// Not thread-safe: one thread converges.
+class Converger {
+ public:
+  Converger(Hypervisor& hypervisor, InstanceStorage& storage, ConvergerOptions options);
+
+  // Acts, then returns a full report of what the hypervisor has afterwards.
+  proto::StateReport converge(const proto::DesiredState& desired);
+  // Reports without acting (after a domain event, for the periodic check). `desired` is the last
+  // applied document, or null before the first one.
+  proto::StateReport observe(const proto::DesiredState* desired);
+
+  // Hypervisor calls that change something, since construction.
+  std::uint64_t mutations() const { return mutations_; }
+
+ private:
+  void converge_instance(const proto::Instance& instance, const DomainInfo* domain);
+  void delete_instance(const proto::Instance& instance, const DomainInfo* domain);
+  void define_instance(const proto::Instance& instance);
+  void apply_reboot(const proto::Instance& instance, DomainState state_before, bool started_now);
+  proto::StateReport report(const proto::DesiredState* desired, const std::vector<DomainInfo>& domains);
+  void warn_about_unlisted(const proto::DesiredState& desired, const std::vector<DomainInfo>& domains);
+
+  Hypervisor& hypervisor_;
+  InstanceStorage& storage_;
+  ConvergerOptions options_;
+  RebootLedger reboots_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::uint64_t mutations_ = 0;
+  // Why the last converge of an instance failed; shown until the instance reaches what was wanted.
+  std::map<std::string, std::string> errors_;
+  // Managed domains already warned about, so that every document does not repeat the warning.
+  std::set<std::string> warned_unlisted_;
+};
+
+}  // namespace harmony::twilight

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace harmony::twilight {
+
+// A hypervisor call failed; the text is the hypervisor's own explanation.
+struct HypervisorError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class DomainState { running, stopped, paused, crashed };
+
+std::string_view to_string(DomainState state);
+
+// The <harmony:instance> element Twilight writes into every domain it defines.
+struct InstanceMetadata {
+  std::string instance_id;
+  std::uint64_t generation = 0;
+
+  bool operator==(const InstanceMetadata&) const = default;
+};
+
+struct DomainInfo {
+  std::string uuid;
+  std::string name;
+  DomainState state = DomainState::stopped;
+  // Absent: not a Harmony domain, which Twilight never touches.
+  std::optional<InstanceMetadata> metadata;
+  std::uint32_t vcpus = 0;
+  std::uint64_t memory_mib = 0;
+};
+
+enum class LifecycleKind { defined, undefined, started, stopped, crashed, paused, resumed };
+
+std::string_view to_string(LifecycleKind kind);
+
+struct LifecycleEvent {
+  std::string uuid;
+  std::string name;
+  LifecycleKind kind = LifecycleKind::started;
+};
+
+// Called on a hypervisor thread (libvirt's event loop, or the caller of a mutation for the memory
+// hypervisor): keep it short and never call back into the hypervisor from it.
+using LifecycleCallback = std::function<void(const LifecycleEvent&)>;
+
+// What Twilight asks of a hypervisor: libvirt on real hosts (LibvirtHypervisor), an in-memory one
+// for tests of the convergence logic and benchmarks (MemoryHypervisor). Domains are addressed by
+// UUID. Every call throws HypervisorError on failure. Implementations are thread-safe.
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  // Every domain, defined or transient, sorted by UUID.
+  virtual std::vector<DomainInfo> list_domains() = 0;
+  // Defines a persistent domain, or replaces the definition of the one with the same UUID (a
+  // running domain keeps running; the new definition applies from its next start).
+  virtual void define(const std::string& domain_xml) = 0;
+  virtual void start(const std::string& uuid) = 0;
+  // Asks the guest to power off (ACPI) and waits up to `timeout`; destroys it if still running.
+  virtual void shutdown(const std::string& uuid, std::chrono::milliseconds timeout) = 0;
+  // Pulls the plug.
+  virtual void destroy(const std::string& uuid) = 0;
+  virtual void reboot(const std::string& uuid) = 0;
+  // Removes a stopped domain's definition.
+  virtual void undefine(const std::string& uuid) = 0;
+  // Replaces the previous callback; an empty function stops delivery.
+  virtual void on_lifecycle_event(LifecycleCallback callback) = 0;
+  // The libvirt domain types this hypervisor can run: "kvm", "qemu".
+  virtual std::vector<std::string> domain_types() = 0;
+};
+
+}  // namespace harmony::twilight
