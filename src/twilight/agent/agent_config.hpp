@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "common/config_file.hpp"
+
+namespace harmony::twilight {
+
+// /etc/twilight/twilight.conf (packaging/etc/twilight/twilight.conf documents every key).
+struct AgentConfig {
+  std::string host_id;  // empty: generated once and kept in the state directory
+  std::filesystem::path state_dir = "/var/lib/twilight";
+  std::string controller = "tcp://127.0.0.1:5555";
+  std::string server_public_key;  // Z85; may come from server_public_key_file or bootstrap.json
+  std::string server_public_key_file;
+  std::string libvirt_uri = "qemu:///system";
+  // "libvirt", or "memory": the in-memory hypervisor (tests and benchmarks), kept in
+  // <state_dir>/memory-hypervisor.json.
+  std::string hypervisor = "libvirt";
+  // "files" (qemu-img, genisoimage), or "none": paths only, no file made (test drivers).
+  std::string storage = "files";
+  std::chrono::seconds heartbeat_interval{2};
+  std::chrono::seconds recheck_interval{30};
+  std::chrono::seconds shutdown_timeout{60};
+  std::filesystem::path hardware_root = "/";
+  std::string log_level = "info";
+  std::string log_file;
+
+  // Throws ConfigError naming the key.
+  static AgentConfig from(const ConfigFile& file);
+};
+
+// The server key from server_public_key, else from server_public_key_file (a bare Z85 key, or a
+// key-pair file whose "public=" line is used), else empty. Throws ConfigError for a file that
+// cannot be read or holds no key.
+std::string configured_server_key(const AgentConfig& config);
+
+}  // namespace harmony::twilight
