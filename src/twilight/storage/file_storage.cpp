@@ -153,6 +153,8 @@ void FileStorage::create_root_disk(const proto::Instance& instance, const fs::pa
     argv.push_back(std::to_string(std::max<std::uint64_t>(instance.disk_gib, 1)) + "G");
   }
   run_or_throw(argv, "root disk of instance " + instance.id);
+  // The guest's data; libvirt hands the file to QEMU's user when it starts the domain.
+  ::chmod(partial.c_str(), 0600);
   std::error_code ec;
   fs::rename(partial, disk, ec);
   if (ec) throw StorageError("cannot move " + partial.string() + " into place: " + ec.message());
