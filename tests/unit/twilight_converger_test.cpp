@@ -310,6 +310,23 @@ TEST_F(ConvergerTest, AFailureStaysWithItsInstanceAndIsRetried) {
   EXPECT_FALSE(find_resource(report, kWeb)->status.message);
 }
 
+TEST_F(ConvergerTest, RetryingFailuresTouchesOnlyTheFailedInstances) {
+  const auto desired = document(1, {instance(kWeb), instance(kDb)});
+  hypervisor.fail_next("define", "disk full");
+  converger->converge(desired);
+  ASSERT_TRUE(converger->has_failures());
+  hypervisor.crash(kDb);
+  const auto mutations = hypervisor.mutations();
+
+  const auto report = converger->retry_failed(desired);
+  EXPECT_EQ(find_resource(report, kWeb)->status.state, proto::ObservedState::running);
+  EXPECT_EQ(hypervisor.mutations(), mutations + 2) << "define and start the failed one only";
+  EXPECT_EQ(find_domain(hypervisor, kDb)->state, DomainState::crashed) << "not restarted by a retry";
+  EXPECT_FALSE(converger->has_failures());
+  converger->retry_failed(desired);
+  EXPECT_EQ(hypervisor.mutations(), mutations + 2);
+}
+
 TEST_F(ConvergerTest, StorageFailuresAreReportedAndDefineNothing) {
   storage.fail_next_prepare(kWeb, "image 4f6a8c0e is not in the cache");
   const auto report = converger->converge(document(1, {instance(kWeb)}));

@@ -113,8 +113,8 @@ int Agent::run() {
     work.event = event;
     push_work(std::move(work));
   });
-  push_work(Work{Work::Kind::hello, true, {}, {}});
-  push_work(Work{Work::Kind::report, false, {}, {}});
+  push_work(Work{Work::Kind::hello, true, false, {}, {}});
+  push_work(Work{Work::Kind::report, false, false, {}, {}});
   worker_ = std::thread([this] { work_loop(); });
 
   auto next_heartbeat = Clock::now();
@@ -132,8 +132,9 @@ int Agent::run() {
       next_heartbeat = now + config_.heartbeat_interval;
     }
     if (now >= next_recheck) {
-      // Lifecycle events can be missed (libvirtd restarting, a dropped connection): look anyway.
-      push_work(Work{Work::Kind::report, false, {}, {}});
+      // Lifecycle events can be missed (libvirtd restarting, a dropped connection): look anyway,
+      // and try again what failed, as Sparkle resends no revision it already sent.
+      push_work(Work{Work::Kind::report, false, true, {}, {}});
       next_recheck = now + config_.recheck_interval;
     }
   }
@@ -166,8 +167,8 @@ void Agent::handle(const std::string& bytes) {
     work.desired = std::move(reaction.converge);
     push_work(std::move(work));
   }
-  if (reaction.send_hello) push_work(Work{Work::Kind::hello, false, {}, {}});
-  if (reaction.send_report) push_work(Work{Work::Kind::report, false, {}, {}});
+  if (reaction.send_hello) push_work(Work{Work::Kind::hello, false, false, {}, {}});
+  if (reaction.send_report) push_work(Work{Work::Kind::report, false, false, {}, {}});
 }
 
 void Agent::send(proto::Body body) {
@@ -236,6 +237,7 @@ void Agent::work_loop() {
 void Agent::process(std::deque<Work> batch) {
   std::vector<LifecycleEvent> events;
   bool report_due = false;
+  bool retry = false;
   for (auto& work : batch) {
     switch (work.kind) {
       case Work::Kind::hello:
@@ -247,6 +249,7 @@ void Agent::process(std::deque<Work> batch) {
         break;
       case Work::Kind::report:
         report_due = true;
+        retry = retry || work.retry;
         break;
       case Work::Kind::lifecycle:
         events.push_back(work.event);
@@ -256,7 +259,7 @@ void Agent::process(std::deque<Work> batch) {
   }
   if (!events.empty()) do_events(events);
   // One report covers every event and request of the batch.
-  if (report_due) do_report();
+  if (report_due) do_report(retry);
 }
 
 void Agent::emit(proto::Body body, std::optional<std::uint64_t> failed_revision) {
@@ -296,9 +299,11 @@ void Agent::do_hello(bool startup) {
   if (startup) emit(proto::ResyncRequest{proto::ResyncReason::startup});
 }
 
-void Agent::do_report() {
+void Agent::do_report(bool retry) {
   try {
-    auto report = converger_.observe(current_ ? &*current_ : nullptr);
+    auto report = retry && current_ && converger_.has_failures()
+                      ? converger_.retry_failed(*current_)
+                      : converger_.observe(current_ ? &*current_ : nullptr);
     if (!current_) report.revision_applied = applied_revision_;
     list_and_measure();
     emit(std::move(report));

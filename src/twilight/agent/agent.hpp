@@ -33,7 +33,9 @@ namespace harmony::twilight {
 // Session's rules), sends heartbeats and whatever the worker produced. A worker thread does all
 // the slow work in order (converging, reports, hello), so that a guest that takes a minute to
 // shut down never delays heartbeats. Lifecycle events arrive on the hypervisor's thread and are
-// queued for the worker, which sends an Event and a fresh full state_report for them.
+// queued for the worker, which sends an Event and a fresh full state_report for them. Every
+// recheck interval a full report is sent anyway, after converging again the instances whose last
+// attempt failed (only those: a crashed domain is reported, never restarted on the agent's own).
 //
 // At start: hello, a full state_report of the domains found (adopted as they are: nothing is
 // restarted), and a resync_request so that Sparkle sends the whole desired state.
@@ -58,6 +60,7 @@ class Agent {
   struct Work {
     enum class Kind { hello, report, converge, lifecycle } kind = Kind::report;
     bool startup = false;  // hello: follow it with resync_request(startup)
+    bool retry = false;    // report: converge again the instances that failed last time
     std::optional<proto::DesiredState> desired;
     LifecycleEvent event;
   };
@@ -77,7 +80,7 @@ class Agent {
   void process(std::deque<Work> batch);
   void emit(proto::Body body, std::optional<std::uint64_t> failed_revision = std::nullopt);
   void do_hello(bool startup);
-  void do_report();
+  void do_report(bool retry);
   void do_converge(const proto::DesiredState& desired);
   void do_events(const std::vector<LifecycleEvent>& events);
   std::vector<DomainInfo> list_and_measure();

@@ -71,11 +71,30 @@ Converger::Converger(Hypervisor& hypervisor, InstanceStorage& storage, Converger
       log_(component_logger("converger")) {}
 
 proto::StateReport Converger::converge(const proto::DesiredState& desired) {
+  converge_instances(desired, nullptr);
+  return report(&desired, hypervisor_.list_domains());
+}
+
+proto::StateReport Converger::retry_failed(const proto::DesiredState& desired) {
+  std::set<std::string> failed;
+  for (const auto& [id, error] : errors_) failed.insert(id);
+  // Errors of instances the document no longer has are not worth keeping.
+  std::erase_if(errors_, [&](const auto& entry) {
+    return std::none_of(desired.instances.begin(), desired.instances.end(),
+                        [&](const auto& instance) { return instance.id == entry.first; });
+  });
+  if (!failed.empty()) converge_instances(desired, &failed);
+  return report(&desired, hypervisor_.list_domains());
+}
+
+void Converger::converge_instances(const proto::DesiredState& desired, const std::set<std::string>* only) {
   const auto domains = hypervisor_.list_domains();
   const auto index = by_uuid(domains);
   // Deletions first: they free the memory and disk space that new instances may need.
   std::vector<const proto::Instance*> order;
-  for (const auto& instance : desired.instances) order.push_back(&instance);
+  for (const auto& instance : desired.instances) {
+    if (only == nullptr || only->contains(instance.id)) order.push_back(&instance);
+  }
   std::stable_partition(order.begin(), order.end(), [](const auto* instance) { return instance->deleted; });
   for (const auto* instance : order) {
     try {
@@ -87,8 +106,7 @@ proto::StateReport Converger::converge(const proto::DesiredState& desired) {
       errors_[instance->id] = e.what();
     }
   }
-  warn_about_unlisted(desired, domains);
-  return report(&desired, hypervisor_.list_domains());
+  if (only == nullptr) warn_about_unlisted(desired, domains);
 }
 
 proto::StateReport Converger::observe(const proto::DesiredState* desired) {

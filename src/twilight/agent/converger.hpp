@@ -42,6 +42,11 @@ class Converger {
 
   // Acts, then returns a full report of what the hypervisor has afterwards.
   proto::StateReport converge(const proto::DesiredState& desired);
+  // Converges again only the instances whose last converge failed (a start refused for lack of
+  // memory, an image not there yet), leaving every other one as it is: a crashed domain is still
+  // only reported. Then reports, like converge().
+  proto::StateReport retry_failed(const proto::DesiredState& desired);
+  bool has_failures() const { return !errors_.empty(); }
   // Reports without acting (after a domain event, for the periodic check). `desired` is the last
   // applied document, or null before the first one.
   proto::StateReport observe(const proto::DesiredState* desired);
@@ -50,6 +55,7 @@ class Converger {
   std::uint64_t mutations() const { return mutations_; }
 
  private:
+  void converge_instances(const proto::DesiredState& desired, const std::set<std::string>* only);
   void converge_instance(const proto::Instance& instance, const DomainInfo* domain);
   void delete_instance(const proto::Instance& instance, const DomainInfo* domain);
   void define_instance(const proto::Instance& instance);
