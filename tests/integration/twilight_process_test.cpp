@@ -117,6 +117,8 @@ class TwilightProcessTest : public ::testing::Test {
   std::string incarnation = kSparkleIncarnation;
   std::vector<proto::Message> received;
   std::vector<std::string> user_ids;
+  std::vector<std::string> identities;  // the routing ids the agent used
+  bool configure_host_id = true;
 
   void SetUp() override {
     ASSERT_TRUE(fs::exists(twilight_binary())) << twilight_binary();
@@ -143,8 +145,9 @@ class TwilightProcessTest : public ::testing::Test {
 
   void start_twilight(const std::string& hypervisor_lines) {
     std::ostringstream config;
-    config << "[agent]\nhost_id = " << toml_string(host_id)
-           << "\nstate_dir = " << toml_string(state_dir.string())
+    config << "[agent]\n";
+    if (configure_host_id) config << "host_id = " << toml_string(host_id) << "\n";
+    config << "state_dir = " << toml_string(state_dir.string())
            << "\ncontroller = " << toml_string(router->endpoint())
            << "\nserver_public_key = " << toml_string(server_keys.public_key)
            << "\nheartbeat_seconds = 1\nrecheck_seconds = 30\nshutdown_timeout_seconds = 5\nhardware_root = "
@@ -162,7 +165,7 @@ class TwilightProcessTest : public ::testing::Test {
     while (std::chrono::steady_clock::now() < deadline) {
       auto inbound = router->receive(50ms);
       if (!inbound) continue;
-      EXPECT_EQ(inbound->identity, host_id);
+      identities.push_back(inbound->identity);
       user_ids.push_back(inbound->user_id);
       auto decoded = proto::decode(inbound->payload);
       EXPECT_TRUE(decoded.ok()) << "the agent sent something undecodable";
@@ -183,13 +186,16 @@ class TwilightProcessTest : public ::testing::Test {
     return std::get<T>(message->body);
   }
 
+  // As Sparkle does: to whatever routing id the connection admitted for this host used last.
+  std::string route() const { return identities.empty() ? host_id : identities.back(); }
+
   void send(std::uint64_t epoch, proto::Body body) {
     proto::Message message;
     message.envelope.epoch = epoch;
     message.envelope.seq = ++seq;
     message.envelope.incarnation = incarnation;
     message.body = std::move(body);
-    ASSERT_TRUE(router->send(host_id, proto::encode(message)));
+    ASSERT_TRUE(router->send(route(), proto::encode(message)));
   }
 
   proto::DesiredState desired(std::uint64_t revision, proto::PowerState power) {
@@ -242,6 +248,7 @@ TEST_F(TwilightProcessTest, ConvergesRefusesStaleAndReplayedCommandsAndSurvivesG
   ASSERT_TRUE(hello) << "no hello; see " << log_path;
   EXPECT_EQ(hello->envelope.seq, 1u);
   EXPECT_EQ(hello->envelope.host_id, host_id);
+  EXPECT_EQ(identities.back(), host_id);
   EXPECT_EQ(user_ids.back(), host_id) << "the ZAP handler vouched for the key";
   const auto agent_incarnation = hello->envelope.incarnation;
   const auto& body = std::get<proto::Hello>(hello->body);
@@ -298,11 +305,11 @@ TEST_F(TwilightProcessTest, ConvergesRefusesStaleAndReplayedCommandsAndSurvivesG
   EXPECT_EQ(resource(*report, kInstance)->status.state, proto::ObservedState::running);
 
   // Garbage: refused with an error, and the agent goes on.
-  ASSERT_TRUE(router->send(host_id, std::string("\x00\xff{not json", 11)));
+  ASSERT_TRUE(router->send(route(), std::string("\x00\xff{not json", 11)));
   auto garbage = await_body<proto::ErrorMessage>(10s);
   ASSERT_TRUE(garbage);
   EXPECT_EQ(garbage->code, "malformed_json");
-  ASSERT_TRUE(router->send(host_id, R"({"v":1,"type":"desired_state","epoch":5,"seq":99,"incarnation":")" +
+  ASSERT_TRUE(router->send(route(), R"({"v":1,"type":"desired_state","epoch":5,"seq":99,"incarnation":")" +
                                         incarnation + R"(","body":{"revision":"many"}})"));
   auto bad_body = await_body<proto::ErrorMessage>(10s);
   ASSERT_TRUE(bad_body);
@@ -383,6 +390,31 @@ TEST_F(TwilightProcessTest, AdoptsRunningDomainsAfterKill9) {
   EXPECT_EQ(memory["domains"][0]["state"], "running");
   EXPECT_EQ(memory["domains"][0]["starts"], 1) << "adopted, not restarted";
   EXPECT_EQ(memory["domains"][0]["reboots"], 0);
+}
+
+TEST_F(TwilightProcessTest, LearnsItsHostIdFromTheController) {
+  // Sparkle names a new host when its administrator accepts the key: the agent cannot know the id.
+  configure_host_id = false;
+  start_twilight("hypervisor = \"memory\"\nstorage = \"none\"\n");
+  auto hello = await("hello");
+  ASSERT_TRUE(hello) << "see " << log_path;
+  EXPECT_FALSE(hello->envelope.host_id) << "claims no id before the controller gave one";
+  const auto provisional = identities.back();
+  EXPECT_NE(provisional, host_id);
+  EXPECT_EQ(test::slurp(state_dir / "host_id"), provisional + "\n") << "generated once and kept";
+
+  send(3, desired(1, proto::PowerState::running));
+  auto report = await_instance(proto::ObservedState::running, 1);
+  ASSERT_TRUE(report) << "see " << log_path;
+  EXPECT_EQ(received.back().envelope.host_id, host_id) << "named from the desired state on";
+
+  twilight->kill_now();
+  start_twilight("");
+  hello = await("hello");
+  ASSERT_TRUE(hello) << "see " << log_path;
+  EXPECT_EQ(hello->envelope.host_id, host_id);
+  EXPECT_EQ(identities.back(), host_id) << "the routing id is the confirmed id after a restart";
+  EXPECT_EQ(twilight->terminate(), 0);
 }
 
 TEST_F(TwilightProcessTest, ShowBootstrapPrintsWhatTheControllerSent) {

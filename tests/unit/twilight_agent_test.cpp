@@ -59,12 +59,16 @@ TEST(AgentConfig, ServerKeyFromAKeyPairFileTakesOnlyThePublicLine) {
   EXPECT_THROW(configured_server_key(config), ConfigError);
 }
 
-TEST(AgentFiles, HostIdIsMadeOnceAndKept) {
+TEST(AgentFiles, HostIdIsMadeOnceAndKeptUntilAControllerNamesTheHost) {
   test::ScratchDir dir;
   AgentFiles files{dir.path()};
-  const auto id = files.load_or_create_host_id();
-  EXPECT_TRUE(is_uuid(id));
-  EXPECT_EQ(files.load_or_create_host_id(), id);
+  const auto made = files.load_or_create_host_id();
+  EXPECT_TRUE(is_uuid(made.id));
+  EXPECT_FALSE(made.confirmed);
+  EXPECT_EQ(files.load_or_create_host_id().id, made.id);
+  files.confirm_host_id(kHost);
+  EXPECT_EQ(files.load_or_create_host_id().id, kHost);
+  EXPECT_TRUE(files.load_or_create_host_id().confirmed);
   EXPECT_EQ(files.load_applied_revision(), 0u);
   files.save_applied_revision(42);
   EXPECT_EQ(AgentFiles{dir.path()}.load_applied_revision(), 42u);
@@ -175,10 +179,20 @@ TEST_F(SessionTest, AFirstDocumentNeedsNoResyncButOtherFirstMessagesDo) {
   EXPECT_EQ(std::get<proto::ResyncRequest>(reaction.replies[0]).reason, proto::ResyncReason::new_incarnation);
 }
 
-TEST_F(SessionTest, DocumentsForAnotherHostAreRefused) {
-  auto reaction = deliver(desired(1, "7c1d9e2f-4a3b-4c5d-8e6f-1a2b3c4d5e6f"));
-  EXPECT_FALSE(reaction.converge);
-  EXPECT_EQ(error_code(reaction), "wrong_host");
+TEST_F(SessionTest, TheControllerNamesTheHost) {
+  EXPECT_FALSE(deliver(desired(1)).host_id_learned) << "the id it already has";
+  auto renamed = deliver(desired(2, "7c1d9e2f-4a3b-4c5d-8e6f-1a2b3c4d5e6f"));
+  EXPECT_TRUE(renamed.converge);
+  EXPECT_EQ(renamed.host_id_learned, "7c1d9e2f-4a3b-4c5d-8e6f-1a2b3c4d5e6f");
+  EXPECT_FALSE(deliver(desired(3, "7c1d9e2f-4a3b-4c5d-8e6f-1a2b3c4d5e6f")).host_id_learned);
+
+  Session fresh{std::nullopt, epochs, 0};
+  proto::Message m;
+  m.envelope.epoch = 1;
+  m.envelope.seq = 1;
+  m.envelope.incarnation = kIncarnation;
+  m.body = desired(1);
+  EXPECT_EQ(fresh.receive(proto::encode(m)).host_id_learned, kHost);
 }
 
 TEST_F(SessionTest, MessagesAgentsDoNotTakeAreAnsweredWithAnError) {
@@ -232,8 +246,11 @@ TEST(Outbox, StampsEveryMessage) {
   test::ScratchDir dir;
   proto::EpochStore epochs(dir.path());
   epochs.accept(12);
-  Outbox outbox(kHost, kIncarnation, epochs);
-  for (std::uint64_t expected = 1; expected <= 3; ++expected) {
+  Outbox outbox(std::nullopt, kIncarnation, epochs);
+  EXPECT_FALSE(proto::decode(outbox.seal(proto::Heartbeat{})).message().envelope.host_id)
+      << "no host id before the controller confirmed one";
+  outbox.set_host_id(kHost);
+  for (std::uint64_t expected = 2; expected <= 4; ++expected) {
     auto decoded = proto::decode(outbox.seal(proto::Heartbeat{}));
     ASSERT_TRUE(decoded.ok());
     const auto& envelope = decoded.message().envelope;

@@ -56,6 +56,11 @@ std::filesystem::path prepare_state_dir(const std::filesystem::path& dir) {
   return dir;
 }
 
+std::optional<std::string> confirmed_id(const AgentFiles::HostIdentity& identity) {
+  if (!identity.confirmed) return std::nullopt;
+  return identity.id;
+}
+
 std::string server_key(const AgentConfig& config, const AgentFiles& files) {
   auto key = configured_server_key(config);
   if (!key.empty()) return key;
@@ -76,24 +81,26 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
       storage_(storage),
       log_(component_logger("agent")),
       files_{prepare_state_dir(config_.state_dir)},
+      identity_(config_.host_id.empty() ? files_.load_or_create_host_id()
+                                        : AgentFiles::HostIdentity{config_.host_id, true}),
       epochs_(config_.state_dir),
       keys_(transport::load_or_create_keypair(files_.key_path())),
       server_key_(server_key(config_, files_)),
       inventory_(discover_inventory(config_.hardware_root)),
-      outbox_(config_.host_id, random_uuid(), epochs_),
-      session_(config_.host_id, epochs_, files_.load_applied_revision()),
+      outbox_(confirmed_id(identity_), random_uuid(), epochs_),
+      session_(confirmed_id(identity_), epochs_, files_.load_applied_revision()),
       load_sampler_(config_.hardware_root),
       converger_(hypervisor_, storage_,
                  ConvergerOptions{config_.state_dir, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          config_.shutdown_timeout)}),
       applied_revision_(files_.load_applied_revision()),
       saved_bootstrap_(files_.load_bootstrap()) {
-  if (config_.host_id.empty()) throw ConfigError("the agent needs a host id");
   endpoint_ = std::make_unique<transport::DealerEndpoint>(context_, config_.controller, server_key_, keys_,
-                                                          config_.host_id);
-  log_->info("twilight {} host {} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,
-             config_.host_id, outbox_.incarnation(), transport::key_fingerprint(keys_.public_key),
-             config_.controller, transport::key_fingerprint(server_key_), epochs_.current());
+                                                          identity_.id);
+  log_->info("twilight {} host {}{} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,
+             identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",
+             outbox_.incarnation(), transport::key_fingerprint(keys_.public_key), config_.controller,
+             transport::key_fingerprint(server_key_), epochs_.current());
 }
 
 Agent::~Agent() {
@@ -160,6 +167,20 @@ int Agent::run() {
 
 void Agent::handle(const std::string& bytes) {
   auto reaction = session_.receive(bytes);
+  if (reaction.host_id_learned) {
+    outbox_.set_host_id(*reaction.host_id_learned);
+    identity_ = {*reaction.host_id_learned, true};
+    try {
+      // The next start uses it as the routing id too.
+      files_.confirm_host_id(identity_.id);
+    } catch (const std::exception& e) {
+      log_->error("cannot keep host id {}: {}", identity_.id, e.what());
+    }
+    if (!config_.host_id.empty() && config_.host_id != identity_.id) {
+      log_->warn("agent.host_id in the configuration ({}) is not the id the controller knows: fix it",
+                 config_.host_id);
+    }
+  }
   for (auto& reply : reaction.replies) send(std::move(reply));
   if (reaction.converge) {
     Work work;

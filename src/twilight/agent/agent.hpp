@@ -42,8 +42,9 @@ namespace harmony::twilight {
 class Agent {
  public:
   // The hypervisor and storage are given rather than built here, so that tests and benchmarks
-  // run this same loop on the memory hypervisor. `config.host_id` must be set. Throws when the
-  // state directory, key or configuration is unusable.
+  // run this same loop on the memory hypervisor. Without `config.host_id`, the id kept in the
+  // state directory is used (generated at first start, then the one Sparkle names this host by).
+  // Throws when the state directory, key or configuration is unusable.
   Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storage);
   ~Agent();
   Agent(const Agent&) = delete;
@@ -90,6 +91,7 @@ class Agent {
   InstanceStorage& storage_;
   std::shared_ptr<spdlog::logger> log_;
   AgentFiles files_;
+  AgentFiles::HostIdentity identity_;
   proto::EpochStore epochs_;
   transport::CurveKeyPair keys_;
   std::string server_key_;

@@ -7,7 +7,7 @@
 
 namespace harmony::twilight {
 
-Outbox::Outbox(std::string host_id, std::string incarnation, const proto::EpochStore& epochs)
+Outbox::Outbox(std::optional<std::string> host_id, std::string incarnation, const proto::EpochStore& epochs)
     : host_id_(std::move(host_id)), incarnation_(std::move(incarnation)), epochs_(epochs) {}
 
 std::string Outbox::seal(proto::Body body) {

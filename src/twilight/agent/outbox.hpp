@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/proto/epoch_store.hpp"
@@ -8,20 +9,23 @@
 
 namespace harmony::twilight {
 
-// Puts Twilight's envelope around outgoing bodies: its host id, this process's incarnation, seq
-// counting from 1, and the highest controller epoch seen. Not thread-safe.
+// Puts Twilight's envelope around outgoing bodies: its host id (once a controller confirmed it:
+// Sparkle refuses an envelope naming another host than the one the key is enrolled for), this
+// process's incarnation, seq counting from 1, and the highest controller epoch seen. Not
+// thread-safe.
 class Outbox {
  public:
-  Outbox(std::string host_id, std::string incarnation, const proto::EpochStore& epochs);
+  Outbox(std::optional<std::string> host_id, std::string incarnation, const proto::EpochStore& epochs);
 
   // The encoded message, ready for the socket; each call takes the next seq.
   std::string seal(proto::Body body);
 
+  void set_host_id(std::string host_id) { host_id_ = std::move(host_id); }
   const std::string& incarnation() const { return incarnation_; }
   std::uint64_t last_seq() const { return seq_; }
 
  private:
-  std::string host_id_;
+  std::optional<std::string> host_id_;
   std::string incarnation_;
   const proto::EpochStore& epochs_;
   std::uint64_t seq_ = 0;

@@ -21,6 +21,7 @@ struct Reaction {
   std::optional<proto::DesiredState> converge;  // a newer document to apply
   bool send_hello = false;                      // Sparkle asked for everything again
   bool send_report = false;                     // a full state_report of what is there now
+  std::optional<std::string> host_id_learned;   // the controller names this host differently
 };
 
 struct SessionCounters {
@@ -41,13 +42,16 @@ struct SessionCounters {
 //    looks at them; higher epochs are stored durably first (proto::EpochStore);
 //  - seq and incarnation are tracked: a restart of Sparkle or a gap asks for a resync, unless
 //    the message is itself a desired state, which is always whole;
+//  - the host id of a desired state is this host's: Sparkle knows the host by its CURVE key and
+//    names it, so a new agent learns its id there (and an agent whose id differs is told);
 //  - a desired state is handed over for converging only when its revision is above the last one
 //    taken (after a restart: at or above the last one applied, which is not in memory any more);
 //    a replayed one only asks for a report.
 // Not thread-safe: it belongs to the thread reading the socket.
 class Session {
  public:
-  Session(std::string host_id, proto::EpochStore& epochs, std::uint64_t applied_revision);
+  // `host_id`: the id a controller confirmed (or the configuration gave), if any.
+  Session(std::optional<std::string> host_id, proto::EpochStore& epochs, std::uint64_t applied_revision);
 
   Reaction receive(std::string_view bytes);
   // Converging `revision` failed as a whole (the hypervisor could not even be listed): a resend
@@ -60,7 +64,7 @@ class Session {
   Reaction malformed(std::string code, std::string message, std::optional<std::uint64_t> seq);
   void on_desired_state(const proto::Envelope& envelope, proto::DesiredState desired, Reaction& reaction);
 
-  std::string host_id_;
+  std::optional<std::string> host_id_;
   proto::EpochStore& epochs_;
   proto::SequenceTracker sequences_;
   // The revision last handed over for converging in this process, if any; before that, the one

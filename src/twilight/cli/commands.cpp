@@ -50,7 +50,6 @@ int run_agent(AgentConfig config) {
   init_logging("twilight", config.log_level, config.log_file);
   logging_ready = true;
   std::filesystem::create_directories(config.state_dir);
-  if (config.host_id.empty()) config.host_id = AgentFiles{config.state_dir}.load_or_create_host_id();
   // Built in dependency order and destroyed in reverse: the agent stops before the hypervisor
   // connection (and its event thread) goes away.
   auto hypervisor = make_hypervisor(config);

@@ -34,15 +34,21 @@ bool is_uuid(std::string_view text) {
   return true;
 }
 
-std::string AgentFiles::load_or_create_host_id() const {
+AgentFiles::HostIdentity AgentFiles::load_or_create_host_id() const {
   if (auto text = read_state_file(host_id_path())) {
     auto id = trimmed(*text);
     if (!is_uuid(id)) throw std::runtime_error(host_id_path().string() + " does not hold a UUID");
-    return id;
+    const auto confirmed = read_state_file(host_id_confirmed_path());
+    return {id, confirmed && trimmed(*confirmed) == id};
   }
   auto id = random_uuid();
   write_file_atomically(host_id_path(), id + "\n", 0644);
-  return id;
+  return {id, false};
+}
+
+void AgentFiles::confirm_host_id(const std::string& id) const {
+  write_file_atomically(host_id_path(), id + "\n", 0644);
+  write_file_atomically(host_id_confirmed_path(), id + "\n", 0644);
 }
 
 void AgentFiles::save_bootstrap(const proto::Bootstrap& bootstrap) const {
