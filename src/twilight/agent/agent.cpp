@@ -120,8 +120,8 @@ int Agent::run() {
     work.event = event;
     push_work(std::move(work));
   });
-  push_work(Work{Work::Kind::hello, true, false, {}, {}});
-  push_work(Work{Work::Kind::report, false, false, {}, {}});
+  push_work(Work::hello(true));
+  push_work(Work::report(false));
   worker_ = std::thread([this] { work_loop(); });
 
   auto next_heartbeat = Clock::now();
@@ -141,7 +141,7 @@ int Agent::run() {
     if (now >= next_recheck) {
       // Lifecycle events can be missed (libvirtd restarting, a dropped connection): look anyway,
       // and try again what failed, as Sparkle resends no revision it already sent.
-      push_work(Work{Work::Kind::report, false, true, {}, {}});
+      push_work(Work::report(true));
       next_recheck = now + config_.recheck_interval;
     }
   }
@@ -156,9 +156,8 @@ int Agent::run() {
   if (worker_.joinable()) worker_.join();
   const auto& counters = session_.counters();
   log_->info(
-      "stopped: {} messages received, {} malformed, {} unexpected, {} stale epoch, {} replayed, {} "
-      "duplicates, "
-      "{} resyncs asked",
+      "stopped: {} messages received, {} malformed, {} unexpected, {} stale epoch, {} replayed, "
+      "{} duplicates, {} resyncs asked",
       counters.received, counters.malformed, counters.unexpected, counters.stale_epoch, counters.replayed,
       counters.duplicates, counters.resyncs_requested);
   endpoint_.reset();
@@ -188,8 +187,8 @@ void Agent::handle(const std::string& bytes) {
     work.desired = std::move(reaction.converge);
     push_work(std::move(work));
   }
-  if (reaction.send_hello) push_work(Work{Work::Kind::hello, false, false, {}, {}});
-  if (reaction.send_report) push_work(Work{Work::Kind::report, false, false, {}, {}});
+  if (reaction.send_hello) push_work(Work::hello(false));
+  if (reaction.send_report) push_work(Work::report(false));
 }
 
 void Agent::send(proto::Body body) {

@@ -64,6 +64,9 @@ class Agent {
     bool retry = false;    // report: converge again the instances that failed last time
     std::optional<proto::DesiredState> desired;
     LifecycleEvent event;
+
+    static Work hello(bool startup) { return {Kind::hello, startup, false, {}, {}}; }
+    static Work report(bool retry) { return {Kind::report, false, retry, {}, {}}; }
   };
   struct Outgoing {
     proto::Body body;
