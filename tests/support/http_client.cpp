@@ -5,6 +5,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "support/secret_registry.hpp"
+
 namespace harmony::test {
 
 namespace beast = boost::beast;
@@ -91,11 +93,15 @@ HttpResult HttpClient::put(const std::string& target, const nlohmann::json& body
 
 HttpResult HttpClient::login(const std::string& username, const std::string& password,
                              const std::optional<std::string>& tenant) {
+  remember_secret(password);
   nlohmann::json body = {{"username", username}, {"password", password}};
   if (tenant) body["tenant"] = *tenant;
   token_.clear();
   auto result = post("/api/v1/auth/tokens", body);
-  if (result.status == 201) token_ = result.json().at("token").get<std::string>();
+  if (result.status == 201) {
+    token_ = result.json().at("token").get<std::string>();
+    remember_secret(token_);
+  }
   return result;
 }
 

@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "common/crypto/random_token.hpp"
+#include "common/transport/curve_keys.hpp"
 #include "support/http_client.hpp"
+#include "support/secret_registry.hpp"
 
 namespace harmony::test {
 namespace {
@@ -42,6 +44,7 @@ std::filesystem::path SparkleProcess::binary() {
 
 SparkleProcess::SparkleProcess(const std::string& conninfo, SparkleOptions options)
     : dir_(make_temp_dir()), admin_password_("pw-" + crypto::random_hex(12)) {
+  remember_secret(admin_password_);
   config_path_ = dir_ / "sparkle.conf";
   const char* log_dir = std::getenv("HARMONY_TEST_LOG_DIR");
   log_path_ = log_dir ? std::filesystem::path(log_dir) / ("sparkle-" + dir_.filename().string() + ".log")
@@ -51,6 +54,9 @@ SparkleProcess::SparkleProcess(const std::string& conninfo, SparkleOptions optio
     config << "[server]\nlisten = \"127.0.0.1:0\"\nport_file = " << toml_string((dir_ / "port").string())
            << "\nthreads = 8\n\n[database]\nconninfo = " << toml_string(conninfo)
            << "\npool_size = 16\n\n[images]\nstore_dir = " << toml_string((dir_ / "images").string())
+           << "\n\n[agents]\nlisten = \"tcp://127.0.0.1:0\"\nport_file = "
+           << toml_string((dir_ / "agent-port").string())
+           << "\nserver_key_file = " << toml_string((dir_ / "agent-server.key").string())
            << "\n\n[log]\nlevel = \"debug\"\nfile = " << toml_string(log_path_.string()) << "\n\n"
            << options.extra_config << "\n";
   }
@@ -97,6 +103,17 @@ SparkleProcess::~SparkleProcess() {
   stop();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string SparkleProcess::agent_endpoint() const {
+  std::ifstream port_file(dir_ / "agent-port");
+  int port = 0;
+  port_file >> port;
+  return "tcp://127.0.0.1:" + std::to_string(port);
+}
+
+std::string SparkleProcess::agent_server_public_key() const {
+  return transport::load_keypair(dir_ / "agent-server.key").public_key;
 }
 
 int SparkleProcess::run_command(const std::string& args, const std::string& stdin_text) const {

@@ -31,6 +31,9 @@ class SparkleProcess {
   const std::filesystem::path& log_path() const { return log_path_; }
   static constexpr const char* kAdminUser = "admin";
   const std::string& admin_password() const { return admin_password_; }
+  // Where agents connect (ZeroMQ, CURVE) and the key they must trust.
+  std::string agent_endpoint() const;
+  std::string agent_server_public_key() const;
 
   // Runs `sparkle --config CONFIG ARGS...` to completion with `stdin_text`; returns the exit code.
   int run_command(const std::string& args, const std::string& stdin_text = "") const;

@@ -52,6 +52,27 @@ void Connection::exec_script(const std::string& sql) {
   check(raw);
 }
 
+void Connection::listen(const std::string& channel) {
+  // LISTEN takes an identifier, not a parameter: quote it as one.
+  char* quoted = PQescapeIdentifier(conn_.get(), channel.c_str(), channel.size());
+  if (quoted == nullptr) throw DbError("cannot quote channel name", "");
+  std::string statement = std::string("LISTEN ") + quoted;
+  PQfreemem(quoted);
+  exec(statement);
+}
+
+std::vector<std::pair<std::string, std::string>> Connection::take_notifications() {
+  if (PQconsumeInput(conn_.get()) == 0) {
+    throw DbUnavailable(std::string("database connection lost: ") + PQerrorMessage(conn_.get()));
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  while (PGnotify* notify = PQnotifies(conn_.get())) {
+    out.emplace_back(notify->relname, notify->extra);
+    PQfreemem(notify);
+  }
+  return out;
+}
+
 bool Connection::healthy() const {
   return PQstatus(conn_.get()) == CONNECTION_OK;
 }

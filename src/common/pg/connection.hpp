@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/pg/params.hpp"
 #include "common/pg/result.hpp"
@@ -26,6 +28,12 @@ class Connection {
   void exec_script(const std::string& sql);
 
   bool healthy() const;
+
+  // LISTEN/NOTIFY: after listen(), the socket becomes readable when notifications arrive;
+  // take_notifications() reads them (channel, payload) without blocking.
+  void listen(const std::string& channel);
+  int socket() const { return PQsocket(conn_.get()); }
+  std::vector<std::pair<std::string, std::string>> take_notifications();
 
  private:
   void check(PGresult* raw);

@@ -124,7 +124,11 @@ Handler with_request_middleware(ApiContext& ctx, Handler handler) {
   return [&ctx, handler = std::move(handler)](Request& request) {
     Response response = Router::guarded(request, [&] {
       auto key = request.header("idempotency-key");
-      if (request.method == "POST" && key) return run_idempotent(ctx, request, handler, *key);
+      // A login creates nothing a retry could duplicate, and its answer (a token) must not be
+      // stored: the key is ignored there.
+      if (request.method == "POST" && key && request.route_pattern != "/api/v1/auth/tokens") {
+        return run_idempotent(ctx, request, handler, *key);
+      }
       return handler(request);
     });
     audit_request(ctx, request, response);

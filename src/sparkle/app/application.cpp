@@ -13,6 +13,7 @@ namespace harmony::sparkle {
 Application::Application(SparkleConfig config)
     : config_(std::move(config)),
       db_(config_.database),
+      leadership_(db_, config_.controller_id.empty() ? "sparkle" : config_.controller_id),
       audit_(db_),
       auth_(db_, audit_, config_.auth),
       images_(config_.image_store_dir),
@@ -44,6 +45,11 @@ void Application::stop() {
 
 int Application::run() {
   Migrator(db_, embedded_migrations()).require_current();
+  spdlog::info("leading with epoch {}", leadership_.acquire());
+  if (config_.agents_enabled) {
+    agents_ = std::make_unique<AgentHub>(db_, config_.database.conninfo, leadership_, config_.agents);
+    agents_->start();
+  }
   if (!bound_) bind();
 
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -56,6 +62,7 @@ int Application::run() {
   for (int i = 1; i < config_.http_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
   ioc_.run();
   for (auto& t : threads) t.join();
+  if (agents_) agents_->stop();
   spdlog::info("sparkle stopped");
   return 0;
 }

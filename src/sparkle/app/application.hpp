@@ -12,6 +12,7 @@
 #include "sparkle/http/http_server.hpp"
 #include "sparkle/http/router.hpp"
 #include "sparkle/images/image_store.hpp"
+#include "sparkle/leadership/single_leadership.hpp"
 
 namespace harmony::sparkle {
 
@@ -34,6 +35,8 @@ class Application {
  private:
   SparkleConfig config_;
   pg::Pool db_;
+  SingleLeadership leadership_;
+  std::unique_ptr<AgentHub> agents_;
   AuditLog audit_;
   Authenticator auth_;
   ImageStore images_;

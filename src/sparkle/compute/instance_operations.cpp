@@ -8,6 +8,7 @@
 #include "sparkle/compute/quota.hpp"
 #include "sparkle/compute/usage_records.hpp"
 #include "sparkle/http/api_error.hpp"
+#include "sparkle/placement/placement.hpp"
 #include "sparkle/resources/ipam.hpp"
 
 namespace harmony::sparkle::compute {
@@ -107,10 +108,16 @@ nlohmann::json create_instance(pg::Connection& conn, const std::string& tenant_i
   check_image(conn, tenant_id, spec.image_id);
   if (spec.affinity_group_id) check_affinity_group(conn, tenant_id, *spec.affinity_group_id);
   apply_quota(conn, tenant_id, {.instances = 1, .vcpus = spec.vcpus, .ram_mib = spec.ram_mib});
+  // Placed in the same transaction: the host's capacity is locked until this create commits.
+  auto host_id = default_placement().place(conn, {.vcpus = spec.vcpus,
+                                                  .ram_mib = spec.ram_mib,
+                                                  .required_traits = spec.required_traits,
+                                                  .forbidden_traits = spec.forbidden_traits});
   auto inserted = conn.query(
-      "INSERT INTO instances (tenant_id, name, spec, affinity_group_id) VALUES ($1, $2, $3::jsonb, $4)"
+      "INSERT INTO instances (tenant_id, name, spec, affinity_group_id, host_id) VALUES ($1, $2, $3::jsonb, "
+      "$4, $5)"
       " RETURNING id",
-      tenant_id, name, spec.to_json(), spec.affinity_group_id);
+      tenant_id, name, spec.to_json(), spec.affinity_group_id, host_id);
   std::string id(inserted.text(0, 0));
   create_nics(conn, tenant_id, id, spec);
   attach_volumes(conn, tenant_id, id, spec.volumes);

@@ -45,6 +45,15 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.auth.login_attempts_per_minute = static_cast<int>(positive(file, "auth.login_attempts_per_minute", 30));
   c.image_store_dir = file.get_string("images.store_dir", "/var/lib/sparkle/images");
   c.http.max_upload_bytes = static_cast<uint64_t>(positive(file, "images.max_upload_bytes", 100ll << 30));
+  c.agents_enabled = file.get_bool("agents.enabled", true);
+  c.agents.listen = file.get_string("agents.listen", "tcp://127.0.0.1:5555");
+  c.agents.port_file = file.get_string("agents.port_file", "");
+  c.agents.server_key_file = file.get_string("agents.server_key_file", "/var/lib/sparkle/agent-server.key");
+  c.agents.advertise = file.get_string("agents.advertise", "");
+  c.agents.cluster_id = file.get_string("agents.cluster_id", "harmony");
+  c.agents.stale_after = std::chrono::seconds(positive(file, "agents.stale_after_seconds", 10));
+  c.agents.resend_every = std::chrono::seconds(positive(file, "agents.resend_seconds", 30));
+  c.controller_id = file.get_string("controller.id", "");
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");
   return c;

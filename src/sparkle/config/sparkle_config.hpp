@@ -4,6 +4,7 @@
 
 #include "common/config_file.hpp"
 #include "common/pg/pool.hpp"
+#include "sparkle/agents/agent_hub.hpp"
 #include "sparkle/auth/authenticator.hpp"
 #include "sparkle/http/http_server.hpp"
 
@@ -16,6 +17,9 @@ struct SparkleConfig {
   std::string port_file;
   pg::PoolOptions database;
   AuthOptions auth;
+  bool agents_enabled = true;
+  AgentHubOptions agents;
+  std::string controller_id;  // recorded with the epoch it leads
   std::string image_store_dir = "/var/lib/sparkle/images";
   std::string log_level = "info";
   std::string log_file;

@@ -1,0 +1,221 @@
+#include "sparkle/agents/agent_hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <map>
+
+#include "common/crypto/random_token.hpp"
+#include "common/proto/codec.hpp"
+#include "common/proto/sequence_tracker.hpp"
+#include "common/transport/endpoints.hpp"
+#include "common/transport/zap_handler.hpp"
+#include "sparkle/agents/agent_ingest.hpp"
+#include "sparkle/agents/desired_state_builder.hpp"
+#include "sparkle/agents/host_key_authorizer.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+constexpr const char* kZapDomain = "harmony-agents";
+constexpr auto kCoalesce = std::chrono::milliseconds(50);
+constexpr auto kHousekeeping = std::chrono::seconds(2);
+
+std::string new_incarnation() {
+  auto hex = crypto::random_hex(16);
+  // A version 4 UUID, as the protocol's incarnation field requires.
+  hex[12] = '4';
+  hex[16] = "89ab"[hex[16] % 4];
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20, 12);
+}
+
+}  // namespace
+
+struct AgentHub::State {
+  zmq::context_t context;
+  std::unique_ptr<transport::ZapHandler> zap;
+  std::unique_ptr<transport::RouterEndpoint> router;
+  std::unique_ptr<pg::Connection> listener;
+  proto::SequenceTracker sequences;
+  std::string incarnation = new_incarnation();
+  uint64_t seq = 0;
+  // Hosts that talked to this controller, and when they last did.
+  std::map<std::string, std::chrono::steady_clock::time_point> connected;
+  std::set<std::string> dirty;
+  // Host id -> the routing id of its agent's connection.
+  std::map<std::string, std::string> routes;
+  std::chrono::steady_clock::time_point last_resend = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_housekeeping = std::chrono::steady_clock::now();
+  proto::Bootstrap bootstrap;
+};
+
+AgentHub::AgentHub(pg::Pool& db, const std::string& conninfo, const Leadership& leadership,
+                   AgentHubOptions options)
+    : db_(db), conninfo_(conninfo), leadership_(leadership), options_(std::move(options)) {
+  keys_ = transport::load_or_create_keypair(options_.server_key_file);
+}
+
+AgentHub::~AgentHub() {
+  stop();
+}
+
+std::string AgentHub::start() {
+  state_ = std::make_unique<State>();
+  auto& s = *state_;
+  s.zap = std::make_unique<transport::ZapHandler>(s.context, kZapDomain,
+                                                  [this](const std::string& key, const std::string& address) {
+                                                    return authorize_host_key(db_, key, address);
+                                                  });
+  s.router = std::make_unique<transport::RouterEndpoint>(s.context, options_.listen, keys_, kZapDomain);
+  auto endpoint = s.router->endpoint();
+  s.listener = std::make_unique<pg::Connection>(conninfo_);
+  s.listener->listen("desired_state");
+  s.bootstrap.controller_endpoints = {options_.advertise.empty() ? endpoint : options_.advertise};
+  s.bootstrap.server_public_key = keys_.public_key;
+  s.bootstrap.cluster_id = options_.cluster_id;
+  if (!options_.port_file.empty()) {
+    std::ofstream(options_.port_file) << endpoint.substr(endpoint.rfind(':') + 1) << "\n";
+  }
+  spdlog::info("agent hub listening on {} (server key {})", endpoint,
+               transport::key_fingerprint(keys_.public_key));
+  thread_ = std::thread([this] { run(); });
+  return endpoint;
+}
+
+void AgentHub::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  state_.reset();
+}
+
+void AgentHub::run() {
+  auto& s = *state_;
+  auto send = [&](const std::string& host_id, proto::Body body) {
+    proto::Message message;
+    message.envelope.epoch = static_cast<uint64_t>(leadership_.current_epoch());
+    message.envelope.seq = ++s.seq;
+    message.envelope.incarnation = s.incarnation;
+    message.envelope.host_id = host_id;
+    message.body = std::move(body);
+    auto route = s.routes.find(host_id);
+    return route != s.routes.end() && s.router->send(route->second, proto::encode(message));
+  };
+  auto send_desired = [&](const std::string& host_id) {
+    auto conn = db_.acquire();
+    auto document = build_desired_state(*conn, host_id, s.bootstrap);
+    assign_revision(*conn, document);
+    if (send(host_id, std::move(document))) ++counters_.desired_sent;
+  };
+  auto reply_error = [&](const std::string& host_id, const std::string& code, const std::string& message,
+                         std::optional<uint64_t> in_reply_to) {
+    proto::ErrorMessage error;
+    error.code = code;
+    error.message = message;
+    error.in_reply_to_seq = in_reply_to;
+    send(host_id, std::move(error));
+  };
+
+  while (!stopping_) {
+    try {
+      zmq::pollitem_t items[] = {{s.router->socket().handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, s.listener->socket(), ZMQ_POLLIN, 0}};
+      zmq::poll(items, 2, kCoalesce);
+      if (items[1].revents & ZMQ_POLLIN) {
+        for (const auto& [channel, host_id] : s.listener->take_notifications()) s.dirty.insert(host_id);
+      }
+      while (auto inbound = s.router->receive(std::chrono::milliseconds(0))) {
+        ++counters_.received;
+        // The host is the one the sender's key is enrolled for (the ZAP user id), whatever routing
+        // id it chose: a new agent learns its host id from its first desired state.
+        const std::string host_id = inbound->user_id;
+        if (host_id.empty()) continue;
+        s.routes[host_id] = inbound->identity;
+        auto decoded = proto::decode(inbound->payload);
+        if (!decoded) {
+          ++counters_.malformed;
+          const auto& error = decoded.error();
+          spdlog::warn("malformed message from host {}: {} ({})", host_id, proto::to_string(error.code),
+                       error.message);
+          reply_error(host_id, std::string(proto::to_string(error.code)), error.message,
+                      error.envelope ? std::optional<uint64_t>(error.envelope->seq) : std::nullopt);
+          continue;
+        }
+        const auto& message = decoded.message();
+        if (message.envelope.host_id && *message.envelope.host_id != host_id) {
+          ++counters_.identity_mismatch;
+          reply_error(host_id, "bad_envelope", "host_id does not match this connection",
+                      message.envelope.seq);
+          continue;
+        }
+        bool first_contact = !s.connected.contains(host_id);
+        s.connected[host_id] = std::chrono::steady_clock::now();
+        auto sequence = s.sequences.observe(host_id, message.envelope.incarnation, message.envelope.seq);
+        if (sequence == proto::SeqStatus::duplicate_or_old) continue;
+        int64_t epoch = leadership_.current_epoch();
+        bool resync = first_contact || proto::needs_resync(sequence);
+        std::visit(
+            [&](const auto& body) {
+              using T = std::decay_t<decltype(body)>;
+              if constexpr (std::is_same_v<T, proto::Hello>) {
+                ingest_hello(db_, epoch, host_id, body);
+                resync = true;
+              } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
+                ingest_heartbeat(db_, epoch, host_id, body);
+              } else if constexpr (std::is_same_v<T, proto::StateReport>) {
+                ingest_state_report(db_, epoch, host_id, body);
+              } else if constexpr (std::is_same_v<T, proto::Event>) {
+                ingest_event(db_, epoch, host_id, body);
+              } else if constexpr (std::is_same_v<T, proto::ResyncRequest>) {
+                resync = true;
+              } else if constexpr (std::is_same_v<T, proto::ErrorMessage>) {
+                spdlog::warn("host {} refused message {}: {} ({})", host_id, body.in_reply_to_seq.value_or(0),
+                             body.code, body.message);
+              } else {
+                ++counters_.malformed;
+                reply_error(host_id, "unexpected_type", "agents do not send this message type",
+                            message.envelope.seq);
+              }
+            },
+            message.body);
+        if (resync) s.dirty.insert(host_id);
+      }
+
+      auto now = std::chrono::steady_clock::now();
+      if (now - s.last_resend >= options_.resend_every) {
+        // libzmq may drop messages silently: the whole document again, periodically.
+        for (const auto& [host_id, seen] : s.connected) s.dirty.insert(host_id);
+        s.last_resend = now;
+      }
+      for (const auto& host_id : s.dirty) {
+        if (s.connected.contains(host_id)) send_desired(host_id);
+      }
+      s.dirty.clear();
+      if (now - s.last_housekeeping >= kHousekeeping) {
+        s.last_housekeeping = now;
+        int64_t epoch = leadership_.current_epoch();
+        mark_stale_hosts(db_, epoch, options_.stale_after.count());
+        place_waiting_instances(db_, epoch);
+        std::erase_if(s.connected,
+                      [&](const auto& entry) { return now - entry.second > options_.stale_after * 3; });
+      }
+    } catch (const NotLeader& e) {
+      spdlog::error("agent hub: {}; not commanding agents", e.what());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    } catch (const std::exception& e) {
+      spdlog::error("agent hub: {}", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      try {
+        if (!s.listener->healthy()) {
+          s.listener = std::make_unique<pg::Connection>(conninfo_);
+          s.listener->listen("desired_state");
+          for (const auto& [host_id, seen] : s.connected) s.dirty.insert(host_id);
+        }
+      } catch (const std::exception&) {
+        // Still down: try again next round.
+      }
+    }
+  }
+}
+
+}  // namespace harmony::sparkle

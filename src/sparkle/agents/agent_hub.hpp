@@ -1,0 +1,68 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/pg/pool.hpp"
+#include "common/proto/desired_state.hpp"
+#include "common/transport/curve_keys.hpp"
+#include "sparkle/leadership/leadership.hpp"
+
+namespace harmony::sparkle {
+
+struct AgentHubOptions {
+  std::string listen = "tcp://127.0.0.1:5555";
+  std::string port_file;        // where to write the bound port (listen with port 0)
+  std::string server_key_file;  // CURVE server keys; created on first start
+  std::string advertise;        // endpoint agents are told to use; default: the bound endpoint
+  std::string cluster_id = "harmony";
+  std::chrono::seconds stale_after{10};
+  std::chrono::seconds resend_every{30};
+};
+
+struct AgentHubCounters {
+  std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> malformed{0};
+  std::atomic<uint64_t> identity_mismatch{0};
+  std::atomic<uint64_t> desired_sent{0};
+};
+
+// Sparkle's side of the agent protocol: a CURVE ROUTER socket admitting only enrolled host keys,
+// one thread that owns it. It sends each connected host its whole desired state when that
+// changes (woken by PostgreSQL NOTIFY from the instances table, bursts coalesced) and again
+// periodically, and ingests hellos, heartbeats, state reports and events into the database.
+class AgentHub {
+ public:
+  AgentHub(pg::Pool& db, const std::string& conninfo, const Leadership& leadership, AgentHubOptions options);
+  ~AgentHub();
+  AgentHub(const AgentHub&) = delete;
+  AgentHub& operator=(const AgentHub&) = delete;
+
+  // Binds and starts the thread; returns the bound endpoint.
+  std::string start();
+  void stop();
+  const std::string& server_public_key() const { return keys_.public_key; }
+  const AgentHubCounters& counters() const { return counters_; }
+
+ private:
+  struct State;
+  void run();
+
+  pg::Pool& db_;
+  std::string conninfo_;
+  const Leadership& leadership_;
+  AgentHubOptions options_;
+  transport::CurveKeyPair keys_;
+  AgentHubCounters counters_;
+  std::unique_ptr<State> state_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace harmony::sparkle

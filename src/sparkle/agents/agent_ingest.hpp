@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/pg/pool.hpp"
+#include "common/proto/message.hpp"
+
+namespace harmony::sparkle {
+
+// Writes what an agent reported into the database, each message in one transaction that first
+// checks this controller's epoch (a deposed leader's writes fail). Reports only touch resources
+// placed on the reporting host.
+void ingest_hello(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Hello& hello);
+void ingest_heartbeat(pg::Pool& db, int64_t epoch, const std::string& host_id,
+                      const proto::Heartbeat& heartbeat);
+void ingest_state_report(pg::Pool& db, int64_t epoch, const std::string& host_id,
+                         const proto::StateReport& report);
+void ingest_event(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Event& event);
+
+// Hosts whose heartbeats stopped for `stale_after_seconds` become `stale` (host-outage handling
+// decides what happens next). Returns how many changed.
+int64_t mark_stale_hosts(pg::Pool& db, int64_t epoch, int64_t stale_after_seconds);
+
+// Places instances that were created while no host had room. Returns how many were placed.
+int64_t place_waiting_instances(pg::Pool& db, int64_t epoch);
+
+// Whether the host is enrolled and not deleted (a key can be enrolled while its host is gone).
+bool host_is_enrolled(pg::Pool& db, const std::string& host_id);
+
+}  // namespace harmony::sparkle

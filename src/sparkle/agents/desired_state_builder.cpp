@@ -1,0 +1,151 @@
+#include "sparkle/agents/desired_state_builder.hpp"
+
+#include <map>
+
+#include "common/crypto/sha256.hpp"
+#include "common/proto/codec.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+// The bridge a NIC joins: a flat network names its bridge; a tenant VXLAN network gets one per VNI.
+std::string bridge_of(const nlohmann::json& network_spec) {
+  if (network_spec.value("type", "flat") == "flat") return network_spec.value("bridge", "br0");
+  return "hvx" + std::to_string(network_spec.value("vni", 0));
+}
+
+nlohmann::json network_config_for(const std::vector<proto::InstanceNic>& nics) {
+  nlohmann::json ethernets = nlohmann::json::object();
+  for (size_t i = 0; i < nics.size(); ++i) {
+    const auto& nic = nics[i];
+    nlohmann::json entry = {{"match", {{"macaddress", nic.mac}}}, {"set-name", "eth" + std::to_string(i)}};
+    if (nic.ip && nic.cidr) {
+      auto prefix = nic.cidr->substr(nic.cidr->find('/'));
+      entry["addresses"] = {*nic.ip + prefix};
+      if (nic.gateway) {
+        bool v6 = nic.ip->find(':') != std::string::npos;
+        entry["routes"] = {{{"to", v6 ? "::/0" : "0.0.0.0/0"}, {"via", *nic.gateway}}};
+      }
+    } else {
+      entry["dhcp4"] = true;
+    }
+    ethernets["eth" + std::to_string(i)] = entry;
+  }
+  return {{"version", 2}, {"ethernets", ethernets}};
+}
+
+}  // namespace
+
+proto::DesiredState build_desired_state(pg::Connection& conn, const std::string& host_id,
+                                        const proto::Bootstrap& bootstrap) {
+  proto::DesiredState state;
+  state.host_id = host_id;
+  state.bootstrap = bootstrap;
+
+  auto host = conn.query("SELECT hardware FROM hosts WHERE id = $1", host_id);
+  bool kvm = false;
+  if (!host.empty()) {
+    auto hardware = host.json(0, 0);
+    if (hardware.is_object() && hardware.contains("domain_types")) {
+      for (const auto& type : hardware["domain_types"]) kvm = kvm || type == "kvm";
+    }
+  }
+
+  auto instances = conn.query(
+      "SELECT i.id, i.name, i.generation, i.spec, i.deleted_at IS NOT NULL AS deleted,"
+      " im.id AS image_id, im.sha256, im.disk_format"
+      " FROM instances i LEFT JOIN images im ON im.id::text = i.spec->>'image_id'"
+      " WHERE i.host_id = $1 ORDER BY i.seq",
+      host_id);
+  std::map<std::string, size_t> index;
+  for (int row = 0; row < instances.rows(); ++row) {
+    auto spec = instances.json(row, "spec");
+    proto::Instance instance;
+    instance.id = std::string(instances.text(row, "id"));
+    instance.name = std::string(instances.text(row, "name"));
+    instance.generation = static_cast<uint64_t>(instances.int64(row, "generation"));
+    instance.deleted = instances.boolean(row, "deleted");
+    instance.power_state = spec.value("power_state", "running") == "running" ? proto::PowerState::running
+                                                                             : proto::PowerState::stopped;
+    instance.reboot_count = spec.value("reboot_count", 0);
+    instance.vcpus = spec.value("vcpus", 1);
+    instance.ram_mib = spec.value("ram_mib", 512);
+    instance.disk_gib = spec.value("disk_gib", 1);
+    instance.domain_type = kvm ? proto::DomainType::kvm : proto::DomainType::qemu;
+    if (!instances.is_null(row, "image_id") && !instances.is_null(row, "sha256")) {
+      proto::ImageRef image;
+      image.id = std::string(instances.text(row, "image_id"));
+      image.sha256 = std::string(instances.text(row, "sha256"));
+      image.url = "/api/v1/images/" + image.id + "/file";
+      image.format =
+          instances.text(row, "disk_format") == "raw" ? proto::ImageFormat::raw : proto::ImageFormat::qcow2;
+      instance.image = image;
+    }
+    proto::CloudInit cloud_init;
+    cloud_init.instance_id = instance.id;
+    cloud_init.hostname = instance.name;
+    if (spec.contains("user_data") && spec["user_data"].is_string()) {
+      cloud_init.user_data = spec["user_data"].get<std::string>();
+    }
+    instance.cloud_init = cloud_init;
+    index[instance.id] = state.instances.size();
+    state.instances.push_back(std::move(instance));
+  }
+
+  auto nics = conn.query(
+      "SELECT n.instance_id, n.id, n.mac_address, nw.spec AS network_spec, host(a.address) AS ip,"
+      " s.cidr::text AS cidr, s.spec->>'gateway' AS gateway"
+      " FROM instance_nics n JOIN instances i ON i.id = n.instance_id"
+      " JOIN networks nw ON nw.id = n.network_id"
+      " LEFT JOIN ip_allocations a ON a.nic_id = n.id LEFT JOIN subnets s ON s.id = a.subnet_id"
+      " WHERE i.host_id = $1 AND (n.deleted_at IS NULL OR i.deleted_at IS NOT NULL) ORDER BY n.seq",
+      host_id);
+  for (int row = 0; row < nics.rows(); ++row) {
+    auto it = index.find(std::string(nics.text(row, "instance_id")));
+    if (it == index.end()) continue;
+    proto::InstanceNic nic;
+    nic.id = std::string(nics.text(row, "id"));
+    nic.mac = std::string(nics.text(row, "mac_address"));
+    nic.bridge = bridge_of(nics.json(row, "network_spec"));
+    nic.ip = nics.optional_text(row, "ip");
+    nic.cidr = nics.optional_text(row, "cidr");
+    nic.gateway = nics.optional_text(row, "gateway");
+    state.instances[it->second].nics.push_back(std::move(nic));
+  }
+  for (auto& instance : state.instances) {
+    if (instance.cloud_init) instance.cloud_init->network_config = network_config_for(instance.nics);
+  }
+
+  auto volumes = conn.query(
+      "SELECT a.instance_id, v.id, v.spec FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id"
+      " JOIN instances i ON i.id = a.instance_id WHERE i.host_id = $1 AND a.deleted_at IS NULL ORDER BY "
+      "a.seq",
+      host_id);
+  for (int row = 0; row < volumes.rows(); ++row) {
+    auto it = index.find(std::string(volumes.text(row, "instance_id")));
+    if (it == index.end()) continue;
+    auto spec = volumes.json(row, "spec");
+    proto::VolumeAttachment volume;
+    volume.id = std::string(volumes.text(row, "id"));
+    volume.pool = "harmony";
+    volume.name = "volume-" + volume.id;
+    volume.size_gib = spec.value("size_gib", 1);
+    volume.shareable = spec.value("shareable", false);
+    state.instances[it->second].volumes.push_back(std::move(volume));
+  }
+  return state;
+}
+
+void assign_revision(pg::Connection& conn, proto::DesiredState& state) {
+  state.revision = 0;
+  proto::Message message{.envelope = {}, .body = state};
+  auto hash = crypto::sha256_hex(proto::encode(message));
+  auto result = conn.query(
+      "UPDATE hosts SET desired_revision = CASE WHEN desired_hash = $2 AND desired_revision > 0"
+      " THEN desired_revision ELSE nextval('desired_revision') END, desired_hash = $2"
+      " WHERE id = $1 RETURNING desired_revision",
+      state.host_id, hash);
+  state.revision = result.empty() ? 0 : static_cast<uint64_t>(result.int64(0, 0));
+}
+
+}  // namespace harmony::sparkle

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "common/pg/connection.hpp"
+
+namespace harmony::sparkle {
+
+// This controller is not (or no longer) the leader: it must neither write nor command.
+struct NotLeader : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// How a Sparkle becomes the one leader and learns its epoch. `single` mode (one controller, no
+// coordination service) takes the next epoch from the database at start; the clustered and
+// floating modes (ZooKeeper) implement the same interface.
+class Leadership {
+ public:
+  virtual ~Leadership() = default;
+  // Blocks until this controller leads; returns its epoch.
+  virtual int64_t acquire() = 0;
+  // The epoch while leading; throws NotLeader otherwise.
+  virtual int64_t current_epoch() const = 0;
+};
+
+// Increments the stored epoch in one transaction and records `leader_id`: every later epoch is
+// strictly greater, so agents that persist the highest epoch refuse a deposed controller.
+int64_t advance_epoch(pg::Connection& conn, const std::string& leader_id);
+
+// Inside a write transaction: locks the epoch row for share and throws NotLeader unless it
+// still equals `epoch`. A deposed leader's write then fails instead of landing.
+void require_epoch(pg::Connection& conn, int64_t epoch);
+
+}  // namespace harmony::sparkle
