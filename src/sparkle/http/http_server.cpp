@@ -11,10 +11,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 
-#include "common/crypto/random_token.hpp"
 #include "sparkle/http/api_error.hpp"
+#include "sparkle/http/request_parsing.hpp"
 
 namespace harmony::sparkle {
 
@@ -32,37 +31,6 @@ struct HttpServer::Session {
 };
 
 namespace {
-
-// A client-supplied request id is kept when it is short and plain, so a caller can follow one
-// id through its own logs and ours; anything else is replaced.
-std::string request_id_from(const http::request_header<>& header) {
-  auto it = header.find("x-request-id");
-  if (it != header.end()) {
-    auto value = it->value();
-    bool plain = !value.empty() && value.size() <= 64;
-    for (char c : value)
-      plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
-    if (plain) return std::string(value);
-  }
-  return crypto::random_hex(8);
-}
-
-// Fills everything but the body; false when the target is not a valid origin-form URL.
-bool fill_request(const http::request_header<>& header, const std::string& client, Request& out) {
-  out.method = std::string(header.method_string());
-  out.client_address = client;
-  out.request_id = request_id_from(header);
-  for (const auto& field : header) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(field.value());
-  }
-  auto url = boost::urls::parse_origin_form(header.target());
-  if (!url) return false;
-  out.path = url->path();
-  for (auto param : url->params()) out.query[param.key] = param.value;
-  return true;
-}
 
 http::response<http::string_body> to_beast(const Request& request, const Response& response, unsigned version,
                                            bool keep_alive) {
@@ -160,7 +128,7 @@ void HttpServer::run_session(tcp::socket socket) {
       bool keep_alive = header_parser.get().keep_alive();
       auto started = std::chrono::steady_clock::now();
 
-      if (!fill_request(header_parser.get(), client, request)) {
+      if (!parse_request_head(header_parser.get(), client, request)) {
         response = Response::json(400, bad_request("", "malformed request target").to_json());
         keep_alive = false;
       } else {

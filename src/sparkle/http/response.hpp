@@ -20,7 +20,9 @@ struct Response {
   static Response json(int status, const nlohmann::json& value) {
     Response r;
     r.status = status;
-    r.body = value.dump();
+    // Error messages may quote what the client sent (a percent-decoded path), which need not be
+    // UTF-8: replace bad bytes with U+FFFD instead of throwing while answering.
+    r.body = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return r;
   }
   static Response no_content() {
