@@ -26,3 +26,7 @@ END $$;
 
 CREATE TRIGGER instances_notify_desired_state AFTER INSERT OR UPDATE OR DELETE ON instances
   FOR EACH ROW EXECUTE FUNCTION notify_desired_state();
+
+-- Placement sums what every instance on a host holds, deleted ones included until they are
+-- purged (they still run until their agent reports them absent).
+CREATE INDEX instances_host_all ON instances (host_id);

@@ -44,6 +44,24 @@ http::response<http::string_body> to_beast(const Request& request, const Respons
   return res;
 }
 
+// The decoded path is the client's text: escape control characters so that it cannot forge
+// lines in the log.
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& ioc, const Router& router, HttpServerOptions options)
@@ -236,7 +254,7 @@ void HttpServer::run_session(tcp::socket socket) {
       auto micros =
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
               .count();
-      spdlog::info("{} {} {} {} {:.1f}ms {}", request.request_id, request.method, request.path,
+      spdlog::info("{} {} {} {} {:.1f}ms {}", request.request_id, request.method, printable(request.path),
                    response.status, micros / 1000.0, client);
       session->busy = false;
       if (ec || !keep_alive) break;
