@@ -23,8 +23,8 @@ struct ApiContext {
 void register_health_routes(Router& router, ApiContext& ctx);
 void register_auth_routes(Router& router, ApiContext& ctx);
 void register_identity_routes(Router& router, ApiContext& ctx);  // tenants, users, roles, quotas
-void register_resource_routes(Router& router, ApiContext& ctx);  // hosts, networks, subnets, volumes, instances,
-                                                                 // affinity groups
+void register_resource_routes(Router& router, ApiContext& ctx);  // hosts, networks, subnets, volumes,
+                                                                 // instances, affinity groups
 void register_image_routes(Router& router, ApiContext& ctx);
 void register_accounting_routes(Router& router, ApiContext& ctx);  // audit events, usage
 void register_openapi_routes(Router& router, ApiContext& ctx);
