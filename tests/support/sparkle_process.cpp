@@ -56,8 +56,9 @@ SparkleProcess::SparkleProcess(const std::string& conninfo, SparkleOptions optio
            << "\npool_size = 16\n\n[images]\nstore_dir = " << toml_string((dir_ / "images").string())
            << "\n\n[agents]\nlisten = \"tcp://127.0.0.1:0\"\nport_file = "
            << toml_string((dir_ / "agent-port").string())
-           << "\nserver_key_file = " << toml_string((dir_ / "agent-server.key").string())
-           << "\n\n[log]\nlevel = \"debug\"\nfile = " << toml_string(log_path_.string()) << "\n\n"
+           << "\nserver_key_file = " << toml_string((dir_ / "agent-server.key").string()) << "\n"
+           << options.agents_config
+           << "\n[log]\nlevel = \"debug\"\nfile = " << toml_string(log_path_.string()) << "\n\n"
            << options.extra_config << "\n";
   }
   if (options.migrate && run_command("migrate") != 0) throw std::runtime_error("sparkle migrate failed");

@@ -11,6 +11,8 @@ namespace harmony::test {
 struct SparkleOptions {
   // Extra TOML appended to the generated configuration (e.g. "[auth]\nlockout_seconds = 2\n").
   std::string extra_config;
+  // Extra lines of the generated [agents] section (e.g. "stale_after_seconds = 60\n").
+  std::string agents_config;
   bool migrate = true;
   bool create_admin = true;
 };

@@ -19,6 +19,10 @@ using namespace std::chrono_literals;
 
 // How long the socket thread waits for a message before looking at its other duties.
 constexpr auto kPollInterval = 20ms;
+// While the controller has said nothing on a socket, a new one is made after this long, doubling
+// up to the maximum (see Agent::reconnect).
+constexpr auto kFirstReconnect = 1s;
+constexpr auto kMaxReconnect = 10s;
 
 std::string host_name() {
   char name[256] = {};
@@ -95,8 +99,7 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
                                                          config_.shutdown_timeout)}),
       applied_revision_(files_.load_applied_revision()),
       saved_bootstrap_(files_.load_bootstrap()) {
-  endpoint_ = std::make_unique<transport::DealerEndpoint>(context_, config_.controller, server_key_, keys_,
-                                                          identity_.id);
+  link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
   log_->info("twilight {} host {}{} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,
              identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",
              outbox_.incarnation(), transport::key_fingerprint(keys_.public_key), config_.controller,
@@ -126,9 +129,11 @@ int Agent::run() {
 
   auto next_heartbeat = Clock::now();
   auto next_recheck = Clock::now() + config_.recheck_interval;
+  std::chrono::milliseconds reconnect_delay = kFirstReconnect;
+  auto next_reconnect = Clock::now() + reconnect_delay;
   while (!stopping_.load()) {
     try {
-      if (auto bytes = endpoint_->receive(kPollInterval)) handle(*bytes);
+      if (auto bytes = link_->receive(kPollInterval)) handle(*bytes);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) log_->error("socket: {}", e.what());
     }
@@ -137,6 +142,11 @@ int Agent::run() {
     if (hello_sent_ && now >= next_heartbeat) {
       send_heartbeat();
       next_heartbeat = now + config_.heartbeat_interval;
+    }
+    if (!heard_from_controller_ && now >= next_reconnect && !link_->admitted()) {
+      reconnect();
+      reconnect_delay = std::min<std::chrono::milliseconds>(reconnect_delay * 2, kMaxReconnect);
+      next_reconnect = now + reconnect_delay;
     }
     if (now >= next_recheck) {
       // Lifecycle events can be missed (libvirtd restarting, a dropped connection): look anyway,
@@ -160,11 +170,30 @@ int Agent::run() {
       "{} duplicates, {} resyncs asked",
       counters.received, counters.malformed, counters.unexpected, counters.stale_epoch, counters.replayed,
       counters.duplicates, counters.resyncs_requested);
-  endpoint_.reset();
+  link_.reset();
   return 0;
 }
 
+void Agent::reconnect() {
+  // libzmq never retries a CURVE handshake that the controller's ZAP handler refused: an agent
+  // started before its key was accepted would wait forever on the old socket. Whatever was
+  // queued there is lost with it, so the start-up sequence is repeated on the new one. A
+  // controller that is merely unreachable gets a new socket too, which costs nothing.
+  const int refusals = link_->refusals();
+  if (refusals > 0) {
+    log_->warn("the controller at {} refused key {} (accept the pending host): connecting again",
+               config_.controller, transport::key_fingerprint(keys_.public_key));
+  } else {
+    log_->info("no answer from the controller at {} yet: connecting again", config_.controller);
+  }
+  link_.reset();
+  link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
+  push_work(Work::hello(true));
+  push_work(Work::report(false));
+}
+
 void Agent::handle(const std::string& bytes) {
+  heard_from_controller_ = true;
   auto reaction = session_.receive(bytes);
   if (reaction.host_id_learned) {
     outbox_.set_host_id(*reaction.host_id_learned);
@@ -194,7 +223,7 @@ void Agent::handle(const std::string& bytes) {
 void Agent::send(proto::Body body) {
   const bool hello = std::holds_alternative<proto::Hello>(body);
   const auto type = proto::type_name(body);
-  if (!endpoint_->send(outbox_.seal(std::move(body)))) {
+  if (!link_->send(outbox_.seal(std::move(body)))) {
     // Sparkle notices the gap in seq and asks for a resync.
     log_->warn("could not queue a {} for the controller; dropped", type);
     return;

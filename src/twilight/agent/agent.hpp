@@ -18,6 +18,7 @@
 #include "common/transport/curve_keys.hpp"
 #include "common/transport/endpoints.hpp"
 #include "twilight/agent/agent_config.hpp"
+#include "twilight/agent/controller_link.hpp"
 #include "twilight/agent/converger.hpp"
 #include "twilight/agent/load_sampler.hpp"
 #include "twilight/agent/outbox.hpp"
@@ -74,6 +75,7 @@ class Agent {
   };
 
   void handle(const std::string& bytes);
+  void reconnect();
   void send(proto::Body body);
   void send_heartbeat();
   void push_work(Work work);
@@ -103,9 +105,12 @@ class Agent {
   Session session_;
   LoadSampler load_sampler_;
   zmq::context_t context_{1};
-  std::unique_ptr<transport::DealerEndpoint> endpoint_;
+  std::unique_ptr<ControllerLink> link_;
   std::atomic<bool> stopping_{false};
   bool hello_sent_ = false;
+  // Something arrived from the controller since start: its handshake went through. Until then
+  // (and no handshake succeeded either) the socket is made again now and then.
+  bool heard_from_controller_ = false;
 
   // Shared between the socket thread and the worker.
   std::mutex mutex_;

@@ -1,0 +1,391 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/pg/connection.hpp"
+#include "common/proto/codec.hpp"
+#include "common/transport/curve_keys.hpp"
+#include "common/transport/endpoints.hpp"
+#include "support/http_client.hpp"
+#include "support/sparkle_process.hpp"
+#include "support/test_database.hpp"
+#include "support/twilight_process.hpp"
+
+// The whole chain with real processes: PostgreSQL, `sparkle`, and several `twilight` agents over
+// CURVE. tests/integration/agent_protocol_test.cpp plays the agent to test Sparkle's side and
+// tests/integration/twilight_process_test.cpp plays the controller to test Twilight's side;
+// here both real daemons talk to each other and the test only uses the REST API, the database
+// and what a host's hypervisor shows.
+//
+// Hosts A and B run libvirt's test driver (test:///default): real libvirt API calls and real
+// lifecycle callbacks, but the driver's state lives inside the twilight process, so the test sees
+// it only through what Twilight reports (status, and the events libvirt's callbacks produced).
+// Hosts that must outlive a kill -9 use the memory hypervisor, which keeps its domains in a file
+// of the state directory: the stand-in for QEMU processes that survive their agent, and readable
+// by the test (how often each domain was started).
+namespace harmony::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+fs::path make_scratch_dir() {
+  char pattern[] = "/tmp/harmony-cluster.XXXXXX";
+  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+// The memory hypervisor's domains by UUID (its state file).
+json memory_domains(const fs::path& state_dir) {
+  json out = json::object();
+  const auto path = state_dir / "memory-hypervisor.json";
+  if (!fs::exists(path)) return out;
+  const auto document = json::parse(slurp(path));
+  for (const auto& domain : document["domains"]) {
+    const std::string xml = domain["xml"];
+    const auto start = xml.find("<uuid>");
+    if (start == std::string::npos) continue;
+    out[xml.substr(start + 6, 36)] = domain;
+  }
+  return out;
+}
+
+class TwilightClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    scratch = make_scratch_dir();
+    db = new TestDatabase();
+    // Hosts stay placeable while one agent is killed and restarted.
+    sparkle =
+        new SparkleProcess(db->conninfo(), {.extra_config = "[auth]\nlogin_attempts_per_minute = 10000\n",
+                                            .agents_config = "stale_after_seconds = 60\n"});
+    admin = new HttpClient(sparkle->port());
+    ASSERT_EQ(admin->login(SparkleProcess::kAdminUser, sparkle->admin_password()).status, 201);
+    ASSERT_EQ(admin->post("/api/v1/tenants", {{"name", "cluster"}}).status, 201);
+    ASSERT_EQ(admin->login(SparkleProcess::kAdminUser, sparkle->admin_password(), "cluster").status, 201);
+    auto image = admin->post("/api/v1/images", {{"name", "tiny"}});
+    ASSERT_EQ(image.status, 201) << image.body;
+    image_id = image.json()["id"];
+    auto upload = admin->request("PUT", "/api/v1/images/" + image_id + "/file", std::string(65536, '\0'),
+                                 {{"content-type", "application/octet-stream"}});
+    ASSERT_EQ(upload.status, 200) << upload.body;
+  }
+  static void TearDownTestSuite() {
+    agents.clear();
+    delete admin;
+    delete sparkle;
+    delete db;
+    std::error_code ignored;
+    fs::remove_all(scratch, ignored);
+  }
+
+  struct Host {
+    std::string id;
+    std::string trait;
+    TwilightProcess* agent = nullptr;
+    fs::path state_dir() const { return agent->options().state_dir; }
+  };
+
+  static TwilightProcess& new_agent(const std::string& name, const std::string& backend) {
+    TwilightOptions options;
+    options.state_dir = scratch / name;
+    options.controller = sparkle->agent_endpoint();
+    options.server_public_key = sparkle->agent_server_public_key();
+    options.backend = backend;
+    agents.push_back(std::make_unique<TwilightProcess>(options));
+    return *agents.back();
+  }
+
+  // A host whose key the administrator registered before its agent first started (the installer's
+  // way); instances reach it through `trait`. `prepare` runs before the agent starts.
+  static Host enrolled_host(const std::string& name, const std::string& backend,
+                            const std::function<void(const fs::path&)>& prepare = {}) {
+    Host host;
+    host.trait = "host-" + name;
+    host.agent = &new_agent(name, backend);
+    const auto keys = transport::load_or_create_keypair(host.state_dir() / "agent.key");
+    auto created = admin->post(
+        "/api/v1/hosts", {{"name", name}, {"curve_public_key", keys.public_key}, {"traits", {host.trait}}});
+    EXPECT_EQ(created.status, 201) << created.body;
+    host.id = created.json().value("id", "");
+    if (prepare) prepare(host.state_dir());
+    host.agent->start();
+    wait_for(
+        "/api/v1/hosts/" + host.id, [](const json& h) { return h["state"] == "online"; },
+        "host " + name + " online; see " + host.agent->log_path().string());
+    return host;
+  }
+
+  static json wait_for(const std::string& path, const std::function<bool(const json&)>& done,
+                       const std::string& what, std::chrono::seconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    HttpResult last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      last = admin->get(path);
+      if (last.status == 200 && done(last.json())) return last.json();
+      std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "never reached: " << what << "; last answer " << last.status << " " << last.body;
+    return nullptr;
+  }
+
+  static std::string create_instance(const std::string& name, const Host& host) {
+    auto created = admin->post("/api/v1/instances", {{"name", name},
+                                                     {"spec",
+                                                      {{"vcpus", 1},
+                                                       {"ram_mib", 128},
+                                                       {"disk_gib", 1},
+                                                       {"image_id", image_id},
+                                                       {"required_traits", {host.trait}}}}});
+    EXPECT_EQ(created.status, 201) << created.body;
+    EXPECT_EQ(created.json().value("host_id", json()), host.id);
+    return created.json().value("id", "");
+  }
+
+  // The instance reports `state` for its latest generation, from `host`.
+  static json wait_converged(const std::string& id, const std::string& state, const Host& host) {
+    return wait_for(
+        "/api/v1/instances/" + id,
+        [&](const json& i) {
+          return i["status"].value("state", "") == state && i["observed_generation"] == i["generation"] &&
+                 i["status"].value("host_id", "") == host.id;
+        },
+        "instance " + id + " " + state + " on " + host.id + "; see " + host.agent->log_path().string());
+  }
+
+  static json action(const std::string& id, const std::string& verb) {
+    auto answer = admin->request("POST", "/api/v1/instances/" + id + "/" + verb);
+    EXPECT_EQ(answer.status, 202) << verb << ": " << answer.body;
+    return answer.json();
+  }
+
+  // Events the agents sent (libvirt lifecycle callbacks), straight from the database.
+  static int64_t events(const std::string& instance_id, const std::string& kind, const std::string& host_id) {
+    pg::Connection conn(db->conninfo());
+    return conn
+        .query("SELECT count(*) FROM events WHERE resource_id = $1 AND kind = $2 AND host_id = $3",
+               instance_id, kind, host_id)
+        .int64(0, 0);
+  }
+  static bool wait_event(const std::string& instance_id, const std::string& kind, const std::string& host_id,
+                         int64_t at_least = 1) {
+    for (int i = 0; i < 400; ++i) {
+      if (events(instance_id, kind, host_id) >= at_least) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  static int count_in_log(const TwilightProcess& agent, const std::string& text) {
+    const auto log = slurp(agent.log_path());
+    int count = 0;
+    for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + text.size())) ++count;
+    return count;
+  }
+  static bool wait_count(const TwilightProcess& agent, const std::string& text, int at_least) {
+    for (int i = 0; i < 400; ++i) {
+      if (count_in_log(agent, text) >= at_least) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  static inline fs::path scratch;
+  static inline TestDatabase* db = nullptr;
+  static inline SparkleProcess* sparkle = nullptr;
+  static inline HttpClient* admin = nullptr;
+  static inline std::string image_id;
+  static inline std::vector<std::unique_ptr<TwilightProcess>> agents;
+};
+
+constexpr const char* kTestDriver = "libvirt_uri = \"test:///default\"\nstorage = \"none\"\n";
+constexpr const char* kMemory = "hypervisor = \"memory\"\nstorage = \"none\"\n";
+
+TEST_F(TwilightClusterTest, InstancesConvergeOnTheirHostsLibvirt) {
+  auto a = enrolled_host("node-a", kTestDriver);
+  auto b = enrolled_host("node-b", kTestDriver);
+
+  const auto vm_a = create_instance("vm-a", a);
+  const auto vm_b = create_instance("vm-b", b);
+  wait_converged(vm_a, "running", a);
+  wait_converged(vm_b, "running", b);
+  // libvirt's own lifecycle callback on each host saw the domain start.
+  EXPECT_TRUE(wait_event(vm_a, "domain_started", a.id));
+  EXPECT_TRUE(wait_event(vm_b, "domain_started", b.id));
+  EXPECT_EQ(events(vm_a, "domain_started", b.id), 0) << "each host runs only its own instances";
+
+  // Stop: accepted at once, pending until host A reports it done.
+  auto stopping = action(vm_a, "stop");
+  EXPECT_EQ(stopping["spec"]["power_state"], "stopped");
+  EXPECT_LT(stopping["observed_generation"].get<int64_t>(), stopping["generation"].get<int64_t>());
+  wait_converged(vm_a, "stopped", a);
+  EXPECT_TRUE(wait_event(vm_a, "domain_stopped", a.id));
+
+  action(vm_a, "start");
+  wait_converged(vm_a, "running", a);
+  EXPECT_TRUE(wait_event(vm_a, "domain_started", a.id, 2));
+
+  // Reboot: one more start of the domain (the test driver has no guest to reboot in place, so
+  // Twilight's reboot goes through libvirt's reboot call, which the driver answers at once).
+  auto rebooting = action(vm_a, "reboot");
+  EXPECT_EQ(rebooting["spec"]["reboot_count"], 1);
+  wait_converged(vm_a, "running", a);
+
+  // Delete converges to absent on host B, then the row is gone.
+  ASSERT_EQ(admin->del("/api/v1/instances/" + vm_b).status, 202);
+  bool gone = false;
+  for (int i = 0; i < 400 && !gone; ++i) {
+    gone = admin->get("/api/v1/instances/" + vm_b).status == 404;
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(gone) << "see " << b.agent->log_path();
+  EXPECT_TRUE(wait_event(vm_b, "domain_stopped", b.id));
+
+  // Garbage from an enrolled key, an unknown type, a body of the wrong shape: answered, and
+  // neither Sparkle nor the agents notice.
+  {
+    auto keys = transport::generate_curve_keypair();
+    ASSERT_EQ(admin->post("/api/v1/hosts", {{"name", "noisy"}, {"curve_public_key", keys.public_key}}).status,
+              201);
+    zmq::context_t context;
+    transport::DealerEndpoint noisy(context, sparkle->agent_endpoint(), sparkle->agent_server_public_key(),
+                                    keys, "noisy");
+    ASSERT_TRUE(noisy.send(std::string("\x00\xff{not json", 11)));
+    ASSERT_TRUE(noisy.send(R"({"v":1,"type":"teleport","epoch":0,"seq":1,)"
+                           R"("incarnation":"3f0c2a8e-4b7d-4c1e-9a2b-5d6e7f8a9b0c","body":{}})"));
+    ASSERT_TRUE(
+        noisy.send(R"({"v":1,"type":"state_report","epoch":0,"seq":2,)"
+                   R"("incarnation":"3f0c2a8e-4b7d-4c1e-9a2b-5d6e7f8a9b0c","body":{"resources":7}})"));
+    int errors = 0;
+    for (int i = 0; i < 100 && errors < 3; ++i) {
+      auto reply = noisy.receive(100ms);
+      if (!reply) continue;
+      auto decoded = proto::decode(*reply);
+      if (decoded && std::holds_alternative<proto::ErrorMessage>(decoded.message().body)) ++errors;
+    }
+    EXPECT_EQ(errors, 3);
+  }
+  action(vm_a, "stop");
+  wait_converged(vm_a, "stopped", a);
+  EXPECT_EQ(admin->get("/healthz").status, 200);
+  EXPECT_TRUE(a.agent->running());
+  EXPECT_TRUE(b.agent->running());
+  EXPECT_EQ(a.agent->terminate(), 0);
+  EXPECT_EQ(b.agent->terminate(), 0);
+}
+
+TEST_F(TwilightClusterTest, KilledTwilightLeavesItsDomainsRunningAndAdoptsThem) {
+  auto c = enrolled_host("node-c", kMemory);
+  const auto first = create_instance("vm-c1", c);
+  wait_converged(first, "running", c);
+
+  c.agent->kill_now();
+  // Mid-way: a second instance is decided while the agent is down; it waits for it.
+  const auto second = create_instance("vm-c2", c);
+  EXPECT_EQ(memory_domains(c.state_dir())[first]["state"], "running") << "the domain outlived its agent";
+  EXPECT_FALSE(memory_domains(c.state_dir()).contains(second));
+  EXPECT_EQ(admin->get("/api/v1/instances/" + second).json()["observed_generation"], 0);
+
+  c.agent->start();
+  wait_converged(second, "running", c);
+  auto shown = wait_converged(first, "running", c);
+  const auto domains = memory_domains(c.state_dir());
+  ASSERT_TRUE(domains.contains(first));
+  EXPECT_EQ(domains[first]["starts"], 1) << "adopted, not restarted";
+  EXPECT_EQ(domains[first]["reboots"], 0);
+  EXPECT_EQ(domains[second]["starts"], 1);
+  // The restarted agent got the revision it had applied before the kill again: nothing changed.
+  EXPECT_EQ(shown["generation"], 1);
+  EXPECT_EQ(c.agent->terminate(), 0);
+  EXPECT_EQ(memory_domains(c.state_dir())[first]["state"], "running") << "SIGTERM leaves guests alone too";
+}
+
+TEST_F(TwilightClusterTest, UnenrolledTwilightDeliversNothingUntilAccepted) {
+  auto& agent = new_agent("node-new", kMemory);
+  const auto keys = transport::load_or_create_keypair(agent.options().state_dir / "agent.key");
+  agent.start();
+
+  // Its key shows up as a pending host; nothing it says gets through.
+  std::string host_id;
+  for (int i = 0; i < 400 && host_id.empty(); ++i) {
+    const auto pending = admin->get("/api/v1/hosts?enrollment=pending").json();
+    for (const auto& host : pending["items"]) {
+      if (host["curve_public_key"] == keys.public_key) host_id = host["id"];
+    }
+    if (host_id.empty()) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(host_id.empty()) << "see " << agent.log_path();
+  // Wait until the agent was refused and tried again, so that something would have arrived.
+  ASSERT_TRUE(wait_count(agent, "connecting again", 1)) << "see " << agent.log_path();
+  auto pending = admin->get("/api/v1/hosts/" + host_id).json();
+  EXPECT_EQ(pending["state"], "pending");
+  EXPECT_EQ(pending["hardware"], json::object()) << "no hello was taken";
+  EXPECT_TRUE(pending["last_heartbeat_at"].is_null()) << "no heartbeat was taken";
+
+  // Accepted: the running agent gets through on its own (a new socket: libzmq does not retry a
+  // handshake the ZAP handler refused).
+  ASSERT_EQ(admin->request("POST", "/api/v1/hosts/" + host_id + "/accept").status, 200);
+  auto online = wait_for(
+      "/api/v1/hosts/" + host_id, [](const json& h) { return h["state"] == "online"; },
+      "accepted host online; see " + agent.log_path().string());
+  EXPECT_EQ(online["hardware"]["cpu"]["model"], "Intel(R) Xeon(R) E-2224G CPU @ 3.50GHz");
+  // It learned the id the controller named it by.
+  for (int i = 0; i < 200 && !fs::exists(agent.options().state_dir / "host_id.confirmed"); ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(slurp(agent.options().state_dir / "host_id"), host_id + "\n");
+  EXPECT_EQ(agent.terminate(), 0);
+}
+
+TEST_F(TwilightClusterTest, CommandsFromAnOlderEpochOrRevisionChangeNothing) {
+  // Host E has seen a newer controller than this one (epoch 1000): the way a deposed leader
+  // looks from an agent. Host F has applied a newer revision than any this controller will send:
+  // every document it gets is a replay. Both are real agents talking to the real Sparkle.
+  auto e = enrolled_host("node-e", kMemory,
+                         [](const fs::path& dir) { std::ofstream(dir / "controller_epoch") << "1000\n"; });
+  auto f = enrolled_host("node-f", kMemory, [](const fs::path& dir) {
+    std::ofstream(dir / "applied_revision") << "1000000000\n";
+  });
+  // The document answering each agent's start is refused first; wait for it, then every later
+  // one is built after the instance exists.
+  const std::string refused_epoch = "refused a desired_state with epoch 1 below 1000";
+  const std::string replayed = "is not newer than 1000000000";
+  ASSERT_TRUE(wait_count(*e.agent, refused_epoch, 1)) << "see " << e.agent->log_path();
+  ASSERT_TRUE(wait_count(*f.agent, replayed, 1)) << "see " << f.agent->log_path();
+  const auto refused_before = count_in_log(*e.agent, refused_epoch);
+  const auto replayed_before = count_in_log(*f.agent, replayed);
+  const auto on_e = create_instance("vm-e", e);
+  const auto on_f = create_instance("vm-f", f);
+  ASSERT_TRUE(wait_count(*e.agent, refused_epoch, refused_before + 1)) << "see " << e.agent->log_path();
+  ASSERT_TRUE(wait_count(*f.agent, replayed, replayed_before + 1)) << "see " << f.agent->log_path();
+  bool told = false;
+  for (int i = 0; i < 200 && !told; ++i) {
+    told = slurp(sparkle->log_path()).find("stale_epoch") != std::string::npos;
+    if (!told) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(told) << "Sparkle hears of the refusal";
+  EXPECT_TRUE(memory_domains(e.state_dir()).empty());
+  EXPECT_TRUE(memory_domains(f.state_dir()).empty());
+  EXPECT_EQ(admin->get("/api/v1/instances/" + on_e).json()["observed_generation"], 0);
+  EXPECT_EQ(admin->get("/api/v1/instances/" + on_f).json()["observed_generation"], 0);
+  EXPECT_EQ(e.agent->terminate(), 0);
+  EXPECT_EQ(f.agent->terminate(), 0);
+}
+
+}  // namespace
+}  // namespace harmony::test
