@@ -27,11 +27,32 @@ Result Connection::exec(std::string_view sql, const Params& params) {
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   std::string statement(sql);
-  PGresult* raw = PQexecParams(conn_.get(), statement.c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0);
+  const int count = static_cast<int>(values.size());
+  std::string name = prepared_name(statement, count);
+  if (name.empty()) {
+    PGresult* raw =
+        PQexecParams(conn_.get(), statement.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0);
+    Result result(raw);
+    check(raw);
+    return result;
+  }
+  PGresult* raw = PQexecPrepared(conn_.get(), name.c_str(), count, values.data(), nullptr, nullptr, 0);
   Result result(raw);
   check(raw);
   return result;
+}
+
+std::string Connection::prepared_name(const std::string& sql, int param_count) {
+  if (auto found = prepared_.find(sql); found != prepared_.end()) return found->second;
+  if (prepared_.size() >= max_prepared) return {};
+  std::string name = "h" + std::to_string(prepared_.size() + 1);
+  PGresult* raw = PQprepare(conn_.get(), name.c_str(), sql.c_str(), param_count, nullptr);
+  Result guard(raw);
+  // A statement that cannot be prepared (syntax error, aborted transaction) fails the same way
+  // when executed: report that error, and do not remember the name.
+  check(raw);
+  prepared_.emplace(sql, name);
+  return name;
 }
 
 void Connection::check(PGresult* raw) {

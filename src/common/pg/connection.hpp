@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -37,7 +38,14 @@ class Connection {
 
  private:
   void check(PGresult* raw);
+  // Name of the server-side prepared statement for `sql`, preparing it on first use; empty when
+  // the cache is full (the statement then runs unnamed).
+  std::string prepared_name(const std::string& sql, int param_count);
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  // Statements are parsed and planned once per connection: PostgreSQL spent most of its CPU there
+  // when every statement went through PQexecParams (docs/performance.md).
+  std::unordered_map<std::string, std::string> prepared_;
+  static constexpr size_t max_prepared = 512;
 };
 
 }  // namespace harmony::pg

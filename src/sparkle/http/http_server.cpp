@@ -65,7 +65,9 @@ std::string printable(const std::string& text) {
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& ioc, const Router& router, HttpServerOptions options)
-    : ioc_(ioc), router_(router), options_(std::move(options)), acceptor_(asio::make_strand(ioc)) {}
+    : ioc_(ioc), router_(router), options_(std::move(options)), acceptor_(asio::make_strand(ioc)) {
+  if (options_.write_threads > 0) writes_ = std::make_unique<asio::thread_pool>(options_.write_threads);
+}
 
 HttpServer::~HttpServer() = default;
 
@@ -112,6 +114,15 @@ void HttpServer::accept_loop() {
     run_session(std::move(socket));
     accept_loop();
   });
+}
+
+awaitable<Response> HttpServer::dispatch(Request& request) {
+  const bool reads_only = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
+  if (!writes_ || reads_only) co_return router_.dispatch(request);
+  // The session's coroutine resumes on its own strand once the write pool has answered.
+  co_return co_await asio::co_spawn(
+      writes_->get_executor(), [&]() -> awaitable<Response> { co_return router_.dispatch(request); },
+      use_awaitable);
 }
 
 void HttpServer::run_session(tcp::socket socket) {
@@ -224,7 +235,7 @@ void HttpServer::run_session(tcp::socket socket) {
             break;
           } else {
             request.body = std::move(body_parser.get().body());
-            response = router_.dispatch(request);
+            response = co_await dispatch(request);
           }
         }
       }

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -20,6 +22,9 @@ struct HttpServerOptions {
   size_t max_body_bytes = 1 << 20;
   uint64_t max_upload_bytes = 100ull << 30;
   std::chrono::seconds io_timeout{30};
+  // Mutating requests run on their own threads (0: on the I/O threads), so that slow writes
+  // queue among themselves instead of taking every thread from cheap reads.
+  size_t write_threads = 4;
 };
 
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines. Handlers are plain functions that may
@@ -39,6 +44,7 @@ class HttpServer {
   struct Session;
   void accept_loop();
   void run_session(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<Response> dispatch(Request& request);
 
   boost::asio::io_context& ioc_;
   const Router& router_;
@@ -47,6 +53,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::mutex sessions_mutex_;
   std::set<std::shared_ptr<Session>> sessions_;
+  std::unique_ptr<boost::asio::thread_pool> writes_;
 };
 
 }  // namespace harmony::sparkle
