@@ -154,6 +154,7 @@ class TwilightClusterTest : public ::testing::Test {
                                                        {"required_traits", {host.trait}}}}});
     EXPECT_EQ(created.status, 201) << created.body;
     EXPECT_EQ(created.json().value("host_id", json()), host.id);
+    EXPECT_EQ(created.json()["pending_action"], "create") << "until the host reports it";
     return created.json().value("id", "");
   }
 
@@ -163,7 +164,7 @@ class TwilightClusterTest : public ::testing::Test {
         "/api/v1/instances/" + id,
         [&](const json& i) {
           return i["status"].value("state", "") == state && i["observed_generation"] == i["generation"] &&
-                 i["status"].value("host_id", "") == host.id;
+                 i["status"].value("host_id", "") == host.id && i["pending_action"].is_null();
         },
         "instance " + id + " " + state + " on " + host.id + "; see " + host.agent->log_path().string());
   }
@@ -233,10 +234,11 @@ TEST_F(TwilightClusterTest, InstancesConvergeOnTheirHostsLibvirt) {
   auto stopping = action(vm_a, "stop");
   EXPECT_EQ(stopping["spec"]["power_state"], "stopped");
   EXPECT_LT(stopping["observed_generation"].get<int64_t>(), stopping["generation"].get<int64_t>());
+  EXPECT_EQ(stopping["pending_action"], "stop");
   wait_converged(vm_a, "stopped", a);
   EXPECT_TRUE(wait_event(vm_a, "domain_stopped", a.id));
 
-  action(vm_a, "start");
+  EXPECT_EQ(action(vm_a, "start")["pending_action"], "start");
   wait_converged(vm_a, "running", a);
   EXPECT_TRUE(wait_event(vm_a, "domain_started", a.id, 2));
 
@@ -244,10 +246,13 @@ TEST_F(TwilightClusterTest, InstancesConvergeOnTheirHostsLibvirt) {
   // Twilight's reboot goes through libvirt's reboot call, which the driver answers at once).
   auto rebooting = action(vm_a, "reboot");
   EXPECT_EQ(rebooting["spec"]["reboot_count"], 1);
+  EXPECT_EQ(rebooting["pending_action"], "reboot");
   wait_converged(vm_a, "running", a);
 
   // Delete converges to absent on host B, then the row is gone.
-  ASSERT_EQ(admin->del("/api/v1/instances/" + vm_b).status, 202);
+  auto deleting = admin->del("/api/v1/instances/" + vm_b);
+  ASSERT_EQ(deleting.status, 202);
+  EXPECT_EQ(deleting.json()["pending_action"], "delete");
   bool gone = false;
   for (int i = 0; i < 400 && !gone; ++i) {
     gone = admin->get("/api/v1/instances/" + vm_b).status == 404;

@@ -58,7 +58,7 @@ void add_nics(pg::Connection& conn, nlohmann::json& items) {
 }  // namespace
 
 const ResourceKind& instance_kind() {
-  static const ResourceKind kind{"instances", "instance", {"host_id", "affinity_group_id"}};
+  static const ResourceKind kind{"instances", "instance", {"host_id", "affinity_group_id", "pending_action"}};
   return kind;
 }
 

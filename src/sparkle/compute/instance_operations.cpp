@@ -216,10 +216,14 @@ nlohmann::json power_action(pg::Connection& conn, const std::string& id, PowerAc
   }
   // Starting a running instance is already the desired state: nothing for an agent to do.
   if (changed) {
+    // Remembered so that the API can say which action waits for the host (pending_action).
+    const char* name = action == PowerAction::start  ? "start"
+                       : action == PowerAction::stop ? "stop"
+                                                     : "reboot";
     conn.query(
-        "UPDATE instances SET spec = $2::jsonb, generation = generation + 1, updated_at = now() WHERE id = "
-        "$1",
-        id, spec);
+        "UPDATE instances SET spec = $2::jsonb, generation = generation + 1, action = $3,"
+        " action_generation = generation + 1, updated_at = now() WHERE id = $1",
+        id, spec, std::string(name));
   }
   return read_back(conn, id);
 }
