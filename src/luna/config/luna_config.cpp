@@ -1,0 +1,63 @@
+#include "luna/config/luna_config.hpp"
+
+#include <arpa/inet.h>
+
+namespace harmony::luna {
+namespace {
+
+int64_t positive(const ConfigFile& file, std::string_view key, int64_t fallback) {
+  const auto value = file.get_int(key, fallback);
+  if (value <= 0) throw ConfigError(std::string(key) + " must be positive");
+  return value;
+}
+
+std::string ipv4(const ConfigFile& file, std::string_view key, std::string fallback, bool optional = false) {
+  auto value = file.get_string(key, std::move(fallback));
+  if (optional && value.empty()) return value;
+  in_addr address{};
+  if (::inet_pton(AF_INET, value.c_str(), &address) != 1) {
+    throw ConfigError(std::string(key) + " must be an IPv4 address");
+  }
+  return value;
+}
+
+// dnsmasq takes these verbatim into its configuration: one line each, nothing that could start
+// another option.
+std::string plain(const ConfigFile& file, std::string_view key, std::string fallback) {
+  auto value = file.get_string(key, std::move(fallback));
+  for (char c : value) {
+    if (c == '\n' || c == '\r' || c == ',' || c == '#' || c == ' ' || c == '\t') {
+      throw ConfigError(std::string(key) + " must not contain spaces, commas, '#' or line breaks");
+    }
+  }
+  if (value.empty()) throw ConfigError(std::string(key) + " must not be empty");
+  return value;
+}
+
+}  // namespace
+
+LunaConfig LunaConfig::from(const ConfigFile& file) {
+  LunaConfig c;
+  c.state_dir = file.get_string("luna.state_dir", c.state_dir.string());
+  c.hosts_file = file.get_string("luna.hosts_file", "");
+  c.dhcp.enabled = file.get_bool("dhcp.enabled", c.dhcp.enabled);
+  c.dhcp.binary = file.get_string("dhcp.dnsmasq", c.dhcp.binary);
+  c.dhcp.interface = plain(file, "dhcp.interface", c.dhcp.interface);
+  c.dhcp.subnet = ipv4(file, "dhcp.subnet", c.dhcp.subnet);
+  c.dhcp.netmask = ipv4(file, "dhcp.netmask", c.dhcp.netmask);
+  c.dhcp.router = ipv4(file, "dhcp.router", "", true);
+  c.dhcp.lease_time = plain(file, "dhcp.lease_time", c.dhcp.lease_time);
+  c.dhcp.tftp_root = plain(file, "dhcp.tftp_root", c.dhcp.tftp_root.string());
+  c.dhcp.bios_boot_file = plain(file, "dhcp.bios_boot_file", c.dhcp.bios_boot_file);
+  c.dhcp.uefi_boot_file = plain(file, "dhcp.uefi_boot_file", c.dhcp.uefi_boot_file);
+  c.dhcp.user = plain(file, "dhcp.user", c.dhcp.user);
+  c.dhcp.restart_delay = std::chrono::milliseconds(positive(file, "dhcp.restart_delay_ms", 1000));
+  c.fencing.python = file.get_string("fencing.python", c.fencing.python);
+  c.fencing.agent_dir = file.get_string("fencing.agent_dir", c.fencing.agent_dir.string());
+  c.fencing.default_timeout = std::chrono::seconds(positive(file, "fencing.timeout_seconds", 30));
+  c.log_level = file.get_string("log.level", c.log_level);
+  c.log_file = file.get_string("log.file", "");
+  return c;
+}
+
+}  // namespace harmony::luna

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "common/config_file.hpp"
+
+namespace harmony::luna {
+
+// The network dnsmasq serves and the files it serves from.
+struct DhcpSettings {
+  bool enabled = true;
+  std::string binary = "dnsmasq";
+  std::string interface = "eth0";
+  std::string subnet = "192.168.100.0";  // only reserved addresses are handed out, in this subnet
+  std::string netmask = "255.255.255.0";
+  std::string router;  // empty: no router option
+  std::string lease_time = "1h";
+  std::filesystem::path tftp_root = "/srv/luna/tftp";
+  // What a PXE ROM gets: an iPXE binary, by the client's architecture (DHCP option 93).
+  std::string bios_boot_file = "undionly.kpxe";
+  std::string uefi_boot_file = "ipxe.efi";
+  std::string user = "root";  // dnsmasq drops to this user after binding
+  std::chrono::milliseconds restart_delay{1000};
+
+  bool operator==(const DhcpSettings&) const = default;
+};
+
+struct FencingSettings {
+  // fence-agents are Python scripts; they need the system interpreter (with pycurl, pexpect),
+  // not whatever python3 comes first on PATH. Empty: run the agent directly.
+  std::string python = "/usr/bin/python3";
+  std::filesystem::path agent_dir = "/usr/sbin";
+  std::chrono::seconds default_timeout{30};
+};
+
+// /etc/luna/luna.conf (packaging/etc/luna/luna.conf documents every key).
+struct LunaConfig {
+  std::filesystem::path state_dir = "/var/lib/luna";
+  // A JSON file with the hosts to serve (LunaDesiredState), for running without a controller.
+  std::filesystem::path hosts_file;
+  DhcpSettings dhcp;
+  FencingSettings fencing;
+  std::string log_level = "info";
+  std::string log_file;
+
+  // Throws ConfigError naming the key.
+  static LunaConfig from(const ConfigFile& file);
+};
+
+}  // namespace harmony::luna

@@ -1,0 +1,98 @@
+#include "luna/daemon/luna_daemon.hpp"
+
+#include <fstream>
+#include <thread>
+
+#include "common/logging.hpp"
+#include "common/version.hpp"
+#include "luna/dnsmasq/boot_files.hpp"
+#include "luna/dnsmasq/dnsmasq_config.hpp"
+#include "luna/model/desired_state_json.hpp"
+
+namespace harmony::luna {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr auto kTick = std::chrono::milliseconds(100);
+
+}  // namespace
+
+LunaDaemon::LunaDaemon(LunaConfig config)
+    : config_(std::move(config)),
+      log_(component_logger("luna")),
+      paths_(DnsmasqPaths::in(config_.state_dir / "dnsmasq")),
+      events_(paths_.events.string()) {
+  fs::create_directories(config_.state_dir / "dnsmasq");
+  if (config_.dhcp.enabled) {
+    DnsmasqSupervisorOptions options;
+    options.binary = config_.dhcp.binary;
+    options.paths = paths_;
+    options.restart_delay = config_.dhcp.restart_delay;
+    dnsmasq_ = std::make_unique<DnsmasqSupervisor>(std::move(options));
+  }
+}
+
+LunaDaemon::~LunaDaemon() = default;
+
+int LunaDaemon::run() {
+  log_->info("luna {} state {} dhcp {} on {}", kVersion, config_.state_dir.string(),
+             config_.dhcp.enabled ? "enabled" : "disabled", config_.dhcp.interface);
+  if (config_.hosts_file.empty()) {
+    // Nothing to serve yet, but dnsmasq runs so that a misconfiguration shows at once.
+    apply(LunaDesiredState{});
+  }
+  while (!stopping_.load()) {
+    try {
+      if (!config_.hosts_file.empty()) load_hosts_file();
+      if (dnsmasq_) dnsmasq_->poll();
+      for (const auto& event : events_.read_new()) {
+        if (event.kind == DhcpEvent::Kind::tftp_sent) {
+          log_->info("tftp: {} ({} bytes) sent to {}", event.file, event.bytes, event.ip);
+        } else {
+          log_->info("dhcp: {} {} {} {}", to_string(event.kind), event.mac, event.ip, event.name);
+        }
+      }
+    } catch (const std::exception& e) {
+      log_->error("{}", e.what());
+    }
+    std::this_thread::sleep_for(kTick);
+  }
+  log_->info("stopping");
+  if (dnsmasq_) dnsmasq_->stop();
+  log_->info("stopped");
+  return 0;
+}
+
+void LunaDaemon::load_hosts_file() {
+  std::error_code error;
+  const auto time = fs::last_write_time(config_.hosts_file, error);
+  if (error) {
+    if (hosts_file_time_ || !dnsmasq_ || !dnsmasq_->pid()) {
+      log_->warn("hosts file {} cannot be read: {}", config_.hosts_file.string(), error.message());
+      hosts_file_time_ = fs::file_time_type::min();
+      apply(LunaDesiredState{});
+    }
+    return;
+  }
+  if (hosts_file_time_ == time) return;
+  hosts_file_time_ = time;
+  try {
+    std::ifstream in(config_.hosts_file);
+    auto desired = desired_state_from_json(nlohmann::json::parse(in));
+    log_->info("hosts file: {} hosts, {} boot profiles", desired.hosts.size(), desired.profiles.size());
+    apply(desired);
+  } catch (const std::exception& e) {
+    // The hosts served so far stay served: a half-edited file must not take every host off.
+    log_->error("hosts file {} ignored: {}", config_.hosts_file.string(), e.what());
+  }
+}
+
+void LunaDaemon::apply(const LunaDesiredState& desired) {
+  if (!dnsmasq_) return;
+  auto rendered = render_dnsmasq(config_.dhcp, desired, paths_);
+  // Scripts first: a host that gets its lease after the SIGHUP must find its script there.
+  sync_boot_files(config_.dhcp.tftp_root, rendered.boot_files);
+  dnsmasq_->apply(rendered);
+}
+
+}  // namespace harmony::luna
