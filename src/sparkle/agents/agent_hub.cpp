@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <map>
+#include <unordered_map>
 
 #include "common/crypto/random_token.hpp"
 #include "common/proto/codec.hpp"
@@ -12,6 +13,7 @@
 #include "common/transport/zap_handler.hpp"
 #include "sparkle/agents/agent_ingest.hpp"
 #include "sparkle/agents/desired_state_builder.hpp"
+#include "sparkle/agents/heartbeat_buffer.hpp"
 #include "sparkle/agents/host_key_authorizer.hpp"
 
 namespace harmony::sparkle {
@@ -20,6 +22,15 @@ namespace {
 constexpr const char* kZapDomain = "harmony-agents";
 constexpr auto kCoalesce = std::chrono::milliseconds(50);
 constexpr auto kHousekeeping = std::chrono::seconds(2);
+constexpr auto kHeartbeatFlush = std::chrono::seconds(1);
+// Per round, for reading messages and for sending documents, so that neither starves the other
+// (nor the heartbeat flush) when 10,000 agents connect at once.
+constexpr auto kRoundBudget = std::chrono::milliseconds(100);
+// Desired states built from the database in one go (one statement per table for all of them).
+constexpr size_t kBuildBatch = 256;
+// A document kept for periodic resends is built again from the database after this long, even
+// without a change notification.
+constexpr auto kRebuildAfter = std::chrono::minutes(5);
 
 std::string new_incarnation() {
   auto hex = crypto::random_hex(16);
@@ -42,7 +53,18 @@ struct AgentHub::State {
   uint64_t seq = 0;
   // Hosts that talked to this controller, and when they last did.
   std::map<std::string, std::chrono::steady_clock::time_point> connected;
+  // Hosts whose desired state must be built again (a change was notified, a hello), and hosts
+  // that only need it sent again (periodic resend, the agent asked): the last document built
+  // for them is still right.
   std::set<std::string> dirty;
+  std::set<std::string> resend;
+  struct BuiltDocument {
+    proto::DesiredState document;
+    std::chrono::steady_clock::time_point built;
+  };
+  std::unordered_map<std::string, BuiltDocument> documents;
+  std::unique_ptr<HeartbeatBuffer> heartbeats;
+  std::chrono::steady_clock::time_point last_flush = std::chrono::steady_clock::now();
   // Host id -> the routing id of its agent's connection.
   std::map<std::string, std::string> routes;
   std::chrono::steady_clock::time_point last_resend = std::chrono::steady_clock::now();
@@ -63,6 +85,7 @@ AgentHub::~AgentHub() {
 std::string AgentHub::start() {
   state_ = std::make_unique<State>();
   auto& s = *state_;
+  s.heartbeats = std::make_unique<HeartbeatBuffer>(rewrite_interval_for(options_.stale_after));
   s.zap = std::make_unique<transport::ZapHandler>(s.context, kZapDomain,
                                                   [this](const std::string& key, const std::string& address) {
                                                     return authorize_host_key(db_, key, address);
@@ -101,11 +124,22 @@ void AgentHub::run() {
     auto route = s.routes.find(host_id);
     return route != s.routes.end() && s.router->send(route->second, proto::encode(message));
   };
-  auto send_desired = [&](const std::string& host_id) {
-    auto conn = db_.acquire();
-    auto document = build_desired_state(*conn, host_id, s.bootstrap);
-    assign_revision(*conn, document);
-    if (send(host_id, std::move(document))) ++counters_.desired_sent;
+  // Builds the documents of `host_ids` again from the database, keeps them and sends them.
+  auto rebuild_and_send = [&](const std::vector<std::string>& host_ids,
+                              std::chrono::steady_clock::time_point now) {
+    if (host_ids.empty()) return;
+    std::vector<proto::DesiredState> documents;
+    {
+      auto conn = db_.acquire();
+      documents = build_desired_states(*conn, host_ids, s.bootstrap);
+      assign_revisions(*conn, documents);
+    }
+    for (auto& document : documents) {
+      auto host_id = document.host_id;
+      auto& kept =
+          s.documents.insert_or_assign(host_id, State::BuiltDocument{std::move(document), now}).first->second;
+      if (send(host_id, kept.document)) ++counters_.desired_sent;
+    }
   };
   auto reply_error = [&](const std::string& host_id, const std::string& code, const std::string& message,
                          std::optional<uint64_t> in_reply_to) {
@@ -120,11 +154,16 @@ void AgentHub::run() {
     try {
       zmq::pollitem_t items[] = {{s.router->socket().handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, s.listener->socket(), ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, kCoalesce);
+      zmq::poll(items, 2, s.dirty.empty() && s.resend.empty() ? kCoalesce : std::chrono::milliseconds(0));
       if (items[1].revents & ZMQ_POLLIN) {
         for (const auto& [channel, host_id] : s.listener->take_notifications()) s.dirty.insert(host_id);
       }
-      while (auto inbound = s.router->receive(std::chrono::milliseconds(0))) {
+      std::vector<HostHello> hellos;
+      std::vector<HostStateReport> reports;
+      auto read_until = std::chrono::steady_clock::now() + kRoundBudget;
+      while (std::chrono::steady_clock::now() < read_until) {
+        auto inbound = s.router->receive(std::chrono::milliseconds(0));
+        if (!inbound) break;
         ++counters_.received;
         // The host is the one the sender's key is enrolled for (the ZAP user id), whatever routing
         // id it chose: a new agent learns its host id from its first desired state.
@@ -153,17 +192,19 @@ void AgentHub::run() {
         auto sequence = s.sequences.observe(host_id, message.envelope.incarnation, message.envelope.seq);
         if (sequence == proto::SeqStatus::duplicate_or_old) continue;
         int64_t epoch = leadership_.current_epoch();
-        bool resync = first_contact || proto::needs_resync(sequence);
+        bool rebuild = first_contact;
+        bool resync = proto::needs_resync(sequence);
         std::visit(
             [&](const auto& body) {
               using T = std::decay_t<decltype(body)>;
               if constexpr (std::is_same_v<T, proto::Hello>) {
-                ingest_hello(db_, epoch, host_id, body);
-                resync = true;
+                hellos.push_back({host_id, body});
+                // Its hardware (and so the domain type) may have changed.
+                rebuild = true;
               } else if constexpr (std::is_same_v<T, proto::Heartbeat>) {
-                ingest_heartbeat(db_, epoch, host_id, body);
+                s.heartbeats->record(host_id, body.load, std::chrono::steady_clock::now());
               } else if constexpr (std::is_same_v<T, proto::StateReport>) {
-                ingest_state_report(db_, epoch, host_id, body);
+                reports.push_back({host_id, body});
               } else if constexpr (std::is_same_v<T, proto::Event>) {
                 ingest_event(db_, epoch, host_id, body);
               } else if constexpr (std::is_same_v<T, proto::ResyncRequest>) {
@@ -178,26 +219,75 @@ void AgentHub::run() {
               }
             },
             message.body);
-        if (resync) s.dirty.insert(host_id);
+        if (rebuild) {
+          s.dirty.insert(host_id);
+        } else if (resync) {
+          s.resend.insert(host_id);
+        }
+      }
+
+      if (!hellos.empty() || !reports.empty()) {
+        int64_t epoch = leadership_.current_epoch();
+        ingest_hellos(db_, epoch, hellos);
+        ingest_state_reports(db_, epoch, reports);
       }
 
       auto now = std::chrono::steady_clock::now();
       if (now - s.last_resend >= options_.resend_every) {
         // libzmq may drop messages silently: the whole document again, periodically.
-        for (const auto& [host_id, seen] : s.connected) s.dirty.insert(host_id);
+        for (const auto& [host_id, seen] : s.connected) s.resend.insert(host_id);
         s.last_resend = now;
       }
-      for (const auto& host_id : s.dirty) {
-        if (s.connected.contains(host_id)) send_desired(host_id);
+      auto send_until = now + kRoundBudget;
+      while (!s.dirty.empty() && std::chrono::steady_clock::now() < send_until) {
+        std::vector<std::string> batch;
+        for (auto it = s.dirty.begin(); it != s.dirty.end() && batch.size() < kBuildBatch;) {
+          if (s.connected.contains(*it)) batch.push_back(*it);
+          s.resend.erase(*it);
+          it = s.dirty.erase(it);
+        }
+        try {
+          rebuild_and_send(batch, now);
+        } catch (const std::exception&) {
+          s.dirty.insert(batch.begin(), batch.end());
+          throw;
+        }
       }
-      s.dirty.clear();
+      while (!s.resend.empty() && std::chrono::steady_clock::now() < send_until) {
+        std::vector<std::string> expired;
+        for (auto it = s.resend.begin(); it != s.resend.end() && expired.size() < kBuildBatch;) {
+          auto kept = s.documents.find(*it);
+          if (!s.connected.contains(*it)) {
+            // Gone: nothing to send.
+          } else if (kept == s.documents.end() || now - kept->second.built > kRebuildAfter) {
+            expired.push_back(*it);
+          } else if (send(*it, kept->second.document)) {
+            ++counters_.desired_sent;
+          }
+          it = s.resend.erase(it);
+        }
+        try {
+          rebuild_and_send(expired, now);
+        } catch (const std::exception&) {
+          s.resend.insert(expired.begin(), expired.end());
+          throw;
+        }
+      }
+      if (now - s.last_flush >= kHeartbeatFlush) {
+        s.last_flush = now;
+        s.heartbeats->flush(db_, leadership_.current_epoch(), std::chrono::steady_clock::now());
+      }
       if (now - s.last_housekeeping >= kHousekeeping) {
         s.last_housekeeping = now;
         int64_t epoch = leadership_.current_epoch();
         mark_stale_hosts(db_, epoch, options_.stale_after.count());
         place_waiting_instances(db_, epoch);
-        std::erase_if(s.connected,
-                      [&](const auto& entry) { return now - entry.second > options_.stale_after * 3; });
+        std::erase_if(s.connected, [&](const auto& entry) {
+          if (now - entry.second <= options_.stale_after * 3) return false;
+          s.heartbeats->forget(entry.first);
+          s.documents.erase(entry.first);
+          return true;
+        });
       }
     } catch (const NotLeader& e) {
       spdlog::error("agent hub: {}; not commanding agents", e.what());

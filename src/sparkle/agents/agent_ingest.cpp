@@ -1,67 +1,137 @@
 #include "sparkle/agents/agent_ingest.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <span>
+
+#include "common/pg/errors.hpp"
 #include "common/proto/enum_names.hpp"
 #include "sparkle/leadership/leadership.hpp"
 #include "sparkle/placement/placement.hpp"
 
 namespace harmony::sparkle {
 
-void ingest_hello(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Hello& hello) {
-  nlohmann::json hardware = hello.hardware;
-  db.transact([&](pg::Connection& conn) {
-    require_epoch(conn, epoch);
-    conn.query(
-        "UPDATE hosts SET hardware = $2::jsonb, state = CASE WHEN state IN ('unknown', 'stale', 'pending')"
-        " THEN 'online' ELSE state END, last_heartbeat_at = now(), applied_revision = $3,"
-        " status = status || jsonb_build_object('agent_version', $4::text, 'host_name', $5::text),"
-        " updated_at = now() WHERE id = $1",
-        host_id, hardware, static_cast<int64_t>(hello.last_applied_revision), hello.agent_version,
-        hello.host_name);
-  });
+namespace {
+
+// Runs `write` for the whole batch in one transaction; when the database refuses it (one agent
+// sent something it cannot store), again for each item alone, so that only that one is lost.
+template <typename Item, typename Write>
+void write_batch(pg::Pool& db, int64_t epoch, const std::vector<Item>& items, const char* what, Write write) {
+  if (items.empty()) return;
+  try {
+    db.transact([&](pg::Connection& conn) {
+      require_epoch(conn, epoch);
+      write(conn, std::span<const Item>(items));
+    });
+    return;
+  } catch (const pg::DbError& e) {
+    if (items.size() == 1) throw;
+  }
+  for (const auto& item : items) {
+    try {
+      db.transact([&](pg::Connection& conn) {
+        require_epoch(conn, epoch);
+        write(conn, std::span<const Item>(&item, 1));
+      });
+    } catch (const pg::DbError& e) {
+      // The database's text would quote what the agent sent: the SQLSTATE says enough.
+      spdlog::warn("agent hub: could not store a {} of host {} (SQLSTATE {})", what, item.host_id,
+                   e.sqlstate);
+    }
+  }
 }
 
-void ingest_heartbeat(pg::Pool& db, int64_t epoch, const std::string& host_id,
-                      const proto::Heartbeat& heartbeat) {
-  nlohmann::json load = heartbeat.load;
-  db.transact([&](pg::Connection& conn) {
-    require_epoch(conn, epoch);
-    conn.query(
-        "UPDATE hosts SET last_heartbeat_at = now(), state = CASE WHEN state IN ('unknown', 'stale')"
-        " THEN 'online' ELSE state END, status = status || jsonb_build_object('load', $2::jsonb)"
-        " WHERE id = $1",
-        host_id, load);
-  });
+void write_hellos(pg::Connection& conn, std::span<const HostHello> hellos) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [host_id, hello] : hellos) {
+    rows.push_back({{"id", host_id},
+                    {"hardware", hello.hardware},
+                    {"applied", static_cast<int64_t>(hello.last_applied_revision)},
+                    {"agent_version", hello.agent_version},
+                    {"host_name", hello.host_name}});
+  }
+  conn.query(
+      "UPDATE hosts h SET hardware = r.hardware,"
+      " state = CASE WHEN h.state IN ('unknown', 'stale', 'pending') THEN 'online' ELSE h.state END,"
+      " last_heartbeat_at = now(), applied_revision = r.applied,"
+      " status = h.status || jsonb_build_object('agent_version', r.agent_version, 'host_name', r.host_name),"
+      " updated_at = now()"
+      " FROM jsonb_to_recordset($1::jsonb)"
+      "  AS r(id uuid, hardware jsonb, applied bigint, agent_version text, host_name text)"
+      " WHERE h.id = r.id",
+      rows);
 }
 
-void ingest_state_report(pg::Pool& db, int64_t epoch, const std::string& host_id,
-                         const proto::StateReport& report) {
-  db.transact([&](pg::Connection& conn) {
-    require_epoch(conn, epoch);
-    conn.query("UPDATE hosts SET applied_revision = greatest(applied_revision, $2) WHERE id = $1", host_id,
-               static_cast<int64_t>(report.revision_applied));
+void write_state_reports(pg::Connection& conn, std::span<const HostStateReport> reports) {
+  nlohmann::json revisions = nlohmann::json::array();
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [host_id, report] : reports) {
+    revisions.push_back({{"id", host_id}, {"revision", static_cast<int64_t>(report.revision_applied)}});
     for (const auto& resource : report.resources) {
       if (resource.kind != proto::ResourceKind::instance) continue;
       nlohmann::json status = resource.status;
       status["host_id"] = host_id;
-      bool absent = resource.status.state == proto::ObservedState::absent;
-      // Only the host an instance is placed on speaks for it.
-      auto updated = conn.query(
-          "UPDATE instances SET status = $3::jsonb || jsonb_build_object('reported_at', api_time(now())),"
-          " observed_generation = greatest(observed_generation, $4), updated_at = now()"
-          " WHERE id = $1 AND host_id = $2 RETURNING deleted_at IS NOT NULL",
-          resource.id, host_id, status, static_cast<int64_t>(resource.observed_generation));
-      if (absent && !updated.empty() && updated.boolean(0, 0)) {
-        // Converged to absent: the delete is complete and the row can go.
-        conn.query("DELETE FROM volume_attachments WHERE instance_id = $1", resource.id);
-        conn.query(
-            "DELETE FROM ip_allocations WHERE nic_id IN (SELECT id FROM instance_nics WHERE instance_id = "
-            "$1)",
-            resource.id);
-        conn.query("DELETE FROM instance_nics WHERE instance_id = $1", resource.id);
-        conn.query("DELETE FROM instances WHERE id = $1 AND deleted_at IS NOT NULL", resource.id);
-      }
+      rows.push_back({{"position", rows.size()},
+                      {"host_id", host_id},
+                      {"id", resource.id},
+                      {"status", std::move(status)},
+                      {"observed_generation", static_cast<int64_t>(resource.observed_generation)}});
     }
-  });
+  }
+  conn.query(
+      "UPDATE hosts h SET applied_revision = r.revision"
+      " FROM (SELECT id, max(revision) AS revision FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, revision "
+      "bigint)"
+      "       GROUP BY id) AS r"
+      " WHERE h.id = r.id AND h.applied_revision < r.revision",
+      revisions);
+  if (rows.empty()) return;
+  // Every instance of every report in one statement (an instance reported twice: the last report
+  // wins, as if they had been written one after the other). Rows whose status and generation did
+  // not change are left alone: a full report repeats every instance after each desired state.
+  // Only the host an instance is placed on speaks for it.
+  auto updated = conn.query(
+      "UPDATE instances i SET status = r.status || jsonb_build_object('reported_at', api_time(now())),"
+      " observed_generation = greatest(i.observed_generation, r.observed_generation), updated_at = now()"
+      " FROM (SELECT DISTINCT ON (id, host_id) * FROM jsonb_to_recordset($1::jsonb)"
+      "        AS r(position bigint, host_id uuid, id uuid, status jsonb, observed_generation bigint)"
+      "       ORDER BY id, host_id, position DESC) AS r"
+      " WHERE i.id = r.id AND i.host_id = r.host_id"
+      " AND (i.status - 'reported_at' IS DISTINCT FROM r.status OR i.observed_generation < "
+      "r.observed_generation"
+      "      OR i.deleted_at IS NOT NULL)"
+      " RETURNING i.id, i.deleted_at IS NOT NULL AND r.status->>'state' = 'absent' AS gone",
+      rows);
+  for (int row = 0; row < updated.rows(); ++row) {
+    if (!updated.boolean(row, 1)) continue;
+    // Converged to absent: the delete is complete and the row can go.
+    std::string id(updated.text(row, 0));
+    conn.query("DELETE FROM volume_attachments WHERE instance_id = $1", id);
+    conn.query(
+        "DELETE FROM ip_allocations WHERE nic_id IN (SELECT id FROM instance_nics WHERE instance_id = $1)",
+        id);
+    conn.query("DELETE FROM instance_nics WHERE instance_id = $1", id);
+    conn.query("DELETE FROM instances WHERE id = $1 AND deleted_at IS NOT NULL", id);
+  }
+}
+
+}  // namespace
+
+void ingest_hellos(pg::Pool& db, int64_t epoch, const std::vector<HostHello>& hellos) {
+  write_batch(db, epoch, hellos, "hello", write_hellos);
+}
+
+void ingest_state_reports(pg::Pool& db, int64_t epoch, const std::vector<HostStateReport>& reports) {
+  write_batch(db, epoch, reports, "state report", write_state_reports);
+}
+
+void ingest_hello(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Hello& hello) {
+  ingest_hellos(db, epoch, {{host_id, hello}});
+}
+
+void ingest_state_report(pg::Pool& db, int64_t epoch, const std::string& host_id,
+                         const proto::StateReport& report) {
+  ingest_state_reports(db, epoch, {{host_id, report}});
 }
 
 void ingest_event(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Event& event) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/pg/pool.hpp"
 #include "common/proto/message.hpp"
@@ -11,9 +12,23 @@ namespace harmony::sparkle {
 // Writes what an agent reported into the database, each message in one transaction that first
 // checks this controller's epoch (a deposed leader's writes fail). Reports only touch resources
 // placed on the reporting host.
+struct HostHello {
+  std::string host_id;
+  proto::Hello hello;
+};
+struct HostStateReport {
+  std::string host_id;
+  proto::StateReport report;
+};
+
+// Several agents' messages in one transaction, in one statement per table (10,000 agents
+// connecting at once send 10,000 hellos). Should the database refuse the batch, each message is
+// tried alone, and only those it refuses are dropped (logged).
+void ingest_hellos(pg::Pool& db, int64_t epoch, const std::vector<HostHello>& hellos);
+void ingest_state_reports(pg::Pool& db, int64_t epoch, const std::vector<HostStateReport>& reports);
+
 void ingest_hello(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Hello& hello);
-void ingest_heartbeat(pg::Pool& db, int64_t epoch, const std::string& host_id,
-                      const proto::Heartbeat& heartbeat);
+// Heartbeats are written in bulk: see HeartbeatBuffer.
 void ingest_state_report(pg::Pool& db, int64_t epoch, const std::string& host_id,
                          const proto::StateReport& report);
 void ingest_event(pg::Pool& db, int64_t epoch, const std::string& host_id, const proto::Event& event);

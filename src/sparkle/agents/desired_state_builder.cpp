@@ -1,9 +1,11 @@
 #include "sparkle/agents/desired_state_builder.hpp"
 
-#include <map>
+#include <unordered_map>
+#include <vector>
 
 #include "common/crypto/sha256.hpp"
 #include "common/proto/codec.hpp"
+#include "sparkle/placement/pg_array.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -36,29 +38,41 @@ nlohmann::json network_config_for(const std::vector<proto::InstanceNic>& nics) {
 
 }  // namespace
 
-proto::DesiredState build_desired_state(pg::Connection& conn, const std::string& host_id,
-                                        const proto::Bootstrap& bootstrap) {
-  proto::DesiredState state;
-  state.host_id = host_id;
-  state.bootstrap = bootstrap;
+std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
+                                                      const std::vector<std::string>& host_ids,
+                                                      const proto::Bootstrap& bootstrap) {
+  std::vector<proto::DesiredState> states(host_ids.size());
+  std::unordered_map<std::string, size_t> host_index;
+  for (size_t h = 0; h < host_ids.size(); ++h) {
+    states[h].host_id = host_ids[h];
+    states[h].bootstrap = bootstrap;
+    host_index.emplace(host_ids[h], h);
+  }
+  const auto ids = to_pg_array(host_ids);
 
-  auto host = conn.query("SELECT hardware FROM hosts WHERE id = $1", host_id);
-  bool kvm = false;
-  if (!host.empty()) {
-    auto hardware = host.json(0, 0);
+  std::unordered_map<std::string, bool> kvm;
+  auto hosts = conn.query("SELECT id::text, hardware FROM hosts WHERE id = ANY($1::uuid[])", ids);
+  for (int row = 0; row < hosts.rows(); ++row) {
+    auto hardware = hosts.json(row, 1);
+    bool has_kvm = false;
     if (hardware.is_object() && hardware.contains("domain_types")) {
-      for (const auto& type : hardware["domain_types"]) kvm = kvm || type == "kvm";
+      for (const auto& type : hardware["domain_types"]) has_kvm = has_kvm || type == "kvm";
     }
+    kvm[std::string(hosts.text(row, 0))] = has_kvm;
   }
 
   auto instances = conn.query(
-      "SELECT i.id, i.name, i.generation, i.spec, i.deleted_at IS NOT NULL AS deleted,"
-      " im.id AS image_id, im.sha256, im.disk_format"
+      "SELECT i.host_id::text AS host_id, i.id, i.name, i.generation, i.spec,"
+      " i.deleted_at IS NOT NULL AS deleted, im.id AS image_id, im.sha256, im.disk_format"
       " FROM instances i LEFT JOIN images im ON im.id::text = i.spec->>'image_id'"
-      " WHERE i.host_id = $1 ORDER BY i.seq",
-      host_id);
-  std::map<std::string, size_t> index;
+      " WHERE i.host_id = ANY($1::uuid[]) ORDER BY i.seq",
+      ids);
+  // Instance id -> (document, position in it).
+  std::unordered_map<std::string, std::pair<size_t, size_t>> index;
   for (int row = 0; row < instances.rows(); ++row) {
+    auto host = host_index.find(std::string(instances.text(row, "host_id")));
+    if (host == host_index.end()) continue;
+    auto& state = states[host->second];
     auto spec = instances.json(row, "spec");
     proto::Instance instance;
     instance.id = std::string(instances.text(row, "id"));
@@ -71,7 +85,7 @@ proto::DesiredState build_desired_state(pg::Connection& conn, const std::string&
     instance.vcpus = spec.value("vcpus", 1);
     instance.ram_mib = spec.value("ram_mib", 512);
     instance.disk_gib = spec.value("disk_gib", 1);
-    instance.domain_type = kvm ? proto::DomainType::kvm : proto::DomainType::qemu;
+    instance.domain_type = kvm[state.host_id] ? proto::DomainType::kvm : proto::DomainType::qemu;
     if (!instances.is_null(row, "image_id") && !instances.is_null(row, "sha256")) {
       proto::ImageRef image;
       image.id = std::string(instances.text(row, "image_id"));
@@ -88,9 +102,13 @@ proto::DesiredState build_desired_state(pg::Connection& conn, const std::string&
       cloud_init.user_data = spec["user_data"].get<std::string>();
     }
     instance.cloud_init = cloud_init;
-    index[instance.id] = state.instances.size();
+    index[instance.id] = {host->second, state.instances.size()};
     state.instances.push_back(std::move(instance));
   }
+  auto instance_at = [&](std::string_view id) -> proto::Instance* {
+    auto it = index.find(std::string(id));
+    return it == index.end() ? nullptr : &states[it->second.first].instances[it->second.second];
+  };
 
   auto nics = conn.query(
       "SELECT n.instance_id, n.id, n.mac_address, nw.spec AS network_spec, host(a.address) AS ip,"
@@ -98,11 +116,12 @@ proto::DesiredState build_desired_state(pg::Connection& conn, const std::string&
       " FROM instance_nics n JOIN instances i ON i.id = n.instance_id"
       " JOIN networks nw ON nw.id = n.network_id"
       " LEFT JOIN ip_allocations a ON a.nic_id = n.id LEFT JOIN subnets s ON s.id = a.subnet_id"
-      " WHERE i.host_id = $1 AND (n.deleted_at IS NULL OR i.deleted_at IS NOT NULL) ORDER BY n.seq",
-      host_id);
+      " WHERE i.host_id = ANY($1::uuid[]) AND (n.deleted_at IS NULL OR i.deleted_at IS NOT NULL) ORDER BY "
+      "n.seq",
+      ids);
   for (int row = 0; row < nics.rows(); ++row) {
-    auto it = index.find(std::string(nics.text(row, "instance_id")));
-    if (it == index.end()) continue;
+    auto* instance = instance_at(nics.text(row, "instance_id"));
+    if (!instance) continue;
     proto::InstanceNic nic;
     nic.id = std::string(nics.text(row, "id"));
     nic.mac = std::string(nics.text(row, "mac_address"));
@@ -110,20 +129,22 @@ proto::DesiredState build_desired_state(pg::Connection& conn, const std::string&
     nic.ip = nics.optional_text(row, "ip");
     nic.cidr = nics.optional_text(row, "cidr");
     nic.gateway = nics.optional_text(row, "gateway");
-    state.instances[it->second].nics.push_back(std::move(nic));
+    instance->nics.push_back(std::move(nic));
   }
-  for (auto& instance : state.instances) {
-    if (instance.cloud_init) instance.cloud_init->network_config = network_config_for(instance.nics);
+  for (auto& state : states) {
+    for (auto& instance : state.instances) {
+      if (instance.cloud_init) instance.cloud_init->network_config = network_config_for(instance.nics);
+    }
   }
 
   auto volumes = conn.query(
       "SELECT a.instance_id, v.id, v.spec FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id"
-      " JOIN instances i ON i.id = a.instance_id WHERE i.host_id = $1 AND a.deleted_at IS NULL ORDER BY "
-      "a.seq",
-      host_id);
+      " JOIN instances i ON i.id = a.instance_id WHERE i.host_id = ANY($1::uuid[]) AND a.deleted_at IS NULL"
+      " ORDER BY a.seq",
+      ids);
   for (int row = 0; row < volumes.rows(); ++row) {
-    auto it = index.find(std::string(volumes.text(row, "instance_id")));
-    if (it == index.end()) continue;
+    auto* instance = instance_at(volumes.text(row, "instance_id"));
+    if (!instance) continue;
     auto spec = volumes.json(row, "spec");
     proto::VolumeAttachment volume;
     volume.id = std::string(volumes.text(row, "id"));
@@ -131,21 +152,44 @@ proto::DesiredState build_desired_state(pg::Connection& conn, const std::string&
     volume.name = "volume-" + volume.id;
     volume.size_gib = spec.value("size_gib", 1);
     volume.shareable = spec.value("shareable", false);
-    state.instances[it->second].volumes.push_back(std::move(volume));
+    instance->volumes.push_back(std::move(volume));
   }
-  return state;
+  return states;
+}
+
+proto::DesiredState build_desired_state(pg::Connection& conn, const std::string& host_id,
+                                        const proto::Bootstrap& bootstrap) {
+  return std::move(build_desired_states(conn, {host_id}, bootstrap).front());
+}
+
+void assign_revisions(pg::Connection& conn, std::vector<proto::DesiredState>& states) {
+  if (states.empty()) return;
+  nlohmann::json rows = nlohmann::json::array();
+  for (auto& state : states) {
+    state.revision = 0;
+    proto::Message message{.envelope = {}, .body = state};
+    rows.push_back({{"id", state.host_id}, {"hash", crypto::sha256_hex(proto::encode(message))}});
+  }
+  auto result = conn.query(
+      "UPDATE hosts h SET desired_revision = CASE WHEN h.desired_hash = r.hash AND h.desired_revision > 0"
+      " THEN h.desired_revision ELSE nextval('desired_revision') END, desired_hash = r.hash"
+      " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, hash text) WHERE h.id = r.id"
+      " RETURNING h.id::text, h.desired_revision",
+      rows);
+  std::unordered_map<std::string, uint64_t> revisions;
+  for (int row = 0; row < result.rows(); ++row) {
+    revisions[std::string(result.text(row, 0))] = static_cast<uint64_t>(result.int64(row, 1));
+  }
+  for (auto& state : states) {
+    auto it = revisions.find(state.host_id);
+    state.revision = it == revisions.end() ? 0 : it->second;
+  }
 }
 
 void assign_revision(pg::Connection& conn, proto::DesiredState& state) {
-  state.revision = 0;
-  proto::Message message{.envelope = {}, .body = state};
-  auto hash = crypto::sha256_hex(proto::encode(message));
-  auto result = conn.query(
-      "UPDATE hosts SET desired_revision = CASE WHEN desired_hash = $2 AND desired_revision > 0"
-      " THEN desired_revision ELSE nextval('desired_revision') END, desired_hash = $2"
-      " WHERE id = $1 RETURNING desired_revision",
-      state.host_id, hash);
-  state.revision = result.empty() ? 0 : static_cast<uint64_t>(result.int64(0, 0));
+  std::vector<proto::DesiredState> states{std::move(state)};
+  assign_revisions(conn, states);
+  state = std::move(states.front());
 }
 
 }  // namespace harmony::sparkle
