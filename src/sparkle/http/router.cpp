@@ -24,6 +24,11 @@ bool is_placeholder(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// `{name...}` as the last segment takes one or more remaining segments (a proxy's prefix route).
+bool is_rest_placeholder(const std::string& segment) {
+  return segment.size() > 5 && segment.front() == '{' && segment.ends_with("...}");
+}
+
 Response error_response(const ApiError& error) {
   return Response::json(error.status, error.to_json());
 }
@@ -47,11 +52,17 @@ Router::Match Router::match(Request& request) const {
   auto segments = split_path(request.path);
   bool path_matched = false;
   for (const auto& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
+    const bool takes_rest = !route.segments.empty() && is_rest_placeholder(route.segments.back());
+    if (takes_rest ? segments.size() < route.segments.size() : route.segments.size() != segments.size())
+      continue;
     std::map<std::string, std::string> params;
     bool ok = true;
-    for (size_t i = 0; i < segments.size() && ok; ++i) {
-      if (is_placeholder(route.segments[i])) {
+    for (size_t i = 0; i < route.segments.size() && ok; ++i) {
+      if (takes_rest && i + 1 == route.segments.size()) {
+        std::string rest;
+        for (size_t j = i; j < segments.size(); ++j) rest += (j > i ? "/" : "") + segments[j];
+        params[route.segments[i].substr(1, route.segments[i].size() - 5)] = rest;
+      } else if (is_placeholder(route.segments[i])) {
         params[route.segments[i].substr(1, route.segments[i].size() - 2)] = segments[i];
       } else {
         ok = route.segments[i] == segments[i];

@@ -31,6 +31,7 @@ struct RouteInfo {
 
 // Maps method + path pattern (`/api/v1/instances/{id}`) to handlers and turns every failure
 // into a JSON error body. 404 for unknown paths, 405 for a known path with another method.
+// A last segment `{name...}` matches the rest of the path (one or more segments, joined by '/').
 class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
