@@ -1,0 +1,83 @@
+// Keeps a page's data current. When the cloud's Sparkle offers the event stream
+// (GET /api/v1/events, Server-Sent Events, forwarded by Rainbow) every event triggers a refresh
+// of what changed; when it does not (404/501, or the stream breaks), the page polls instead.
+// Either way, nothing needs a manual reload.
+export interface LiveOptions {
+  cloud: string
+  // Called with the kind of resource that changed ('instance', 'network'...), or null when
+  // everything should be refreshed (polling, reconnect).
+  onChange: (kind: string | null) => void
+  pollMs?: number
+  eventSourceFactory?: (url: string) => EventSourceLike
+}
+
+export interface EventSourceLike {
+  onmessage: ((e: MessageEvent) => void) | null
+  onerror: ((e: Event) => void) | null
+  onopen: ((e: Event) => void) | null
+  close(): void
+}
+
+export class LiveUpdates {
+  private source: EventSourceLike | null = null
+  private timer: ReturnType<typeof setInterval> | null = null
+  private streamFailures = 0
+  mode: 'stream' | 'polling' | 'stopped' = 'stopped'
+
+  constructor(private readonly options: LiveOptions) {}
+
+  start(): void {
+    const factory = this.options.eventSourceFactory ?? ((url: string) => new EventSource(url) as EventSourceLike)
+    if (typeof EventSource === 'undefined' && !this.options.eventSourceFactory) return this.poll()
+    const url = `/clouds/${encodeURIComponent(this.options.cloud)}/api/v1/events`
+    try {
+      this.source = factory(url)
+    } catch {
+      return this.poll()
+    }
+    this.source.onopen = () => {
+      this.streamFailures = 0
+      this.stopPolling()
+      this.mode = 'stream'
+      // Whatever happened while the stream was down is unknown: read everything once.
+      this.options.onChange(null)
+    }
+    this.source.onmessage = (e) => {
+      let kind: string | null = null
+      try {
+        kind = JSON.parse(e.data)?.kind ?? JSON.parse(e.data)?.resource_type ?? null
+      } catch {
+        kind = null
+      }
+      this.options.onChange(kind)
+    }
+    this.source.onerror = () => {
+      // EventSource retries by itself; after a few failures in a row (no stream on this
+      // Sparkle, or Rainbow cannot forward it) fall back to polling for good.
+      this.streamFailures += 1
+      if (this.mode !== 'polling') this.poll()
+      if (this.streamFailures >= 3 && this.source) {
+        this.source.close()
+        this.source = null
+      }
+    }
+  }
+
+  private poll(): void {
+    this.mode = 'polling'
+    if (this.timer) return
+    this.timer = setInterval(() => this.options.onChange(null), this.options.pollMs ?? 3000)
+  }
+
+  private stopPolling(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  stop(): void {
+    this.stopPolling()
+    this.source?.close()
+    this.source = null
+    this.mode = 'stopped'
+  }
+}
