@@ -7,6 +7,7 @@
 #include "common/crypto/sha256.hpp"
 #include "support/http_client.hpp"
 #include "support/rainbow_process.hpp"
+#include "support/secret_registry.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 
@@ -25,6 +26,10 @@ class Browser {
     auto set_cookie = r.header("set-cookie");
     if (!set_cookie.empty()) cookie_ = set_cookie.substr(0, set_cookie.find(';'));
     if (r.status == 200) csrf_ = r.json().at("csrf_token").get<std::string>();
+    // Session ids and CSRF tokens are as good as a login: scripts/check-logs makes sure that
+    // Rainbow's log never shows them.
+    if (!cookie_.empty()) remember_secret(cookie_.substr(cookie_.find('=') + 1));
+    if (!csrf_.empty()) remember_secret(csrf_);
     return r;
   }
   HttpResult send(const std::string& method, const std::string& target, const std::string& body = "",

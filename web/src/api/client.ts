@@ -53,6 +53,7 @@ export async function listAll<T>(
   path: string,
   query: Record<string, string> = {},
   signal?: AbortSignal,
+  onPage?: (soFar: T[]) => void,
 ): Promise<T[]> {
   const items: T[] = []
   let cursor: string | undefined
@@ -61,6 +62,7 @@ export async function listAll<T>(
     if (cursor) params.set('cursor', cursor)
     const page = await request<Page<T>>(cloudPath(cloud, path) + '?' + params.toString(), { signal })
     items.push(...page.items)
+    onPage?.(items.slice())
     if (!page.next_cursor || page.items.length === 0) return items
     cursor = page.next_cursor
   }

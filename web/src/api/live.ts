@@ -24,7 +24,7 @@ export class LiveUpdates {
   private streamFailures = 0
   mode: 'stream' | 'polling' | 'stopped' = 'stopped'
 
-  constructor(private readonly options: LiveOptions) {}
+  constructor(private options: LiveOptions) {}
 
   start(): void {
     const factory = this.options.eventSourceFactory ?? ((url: string) => new EventSource(url) as EventSourceLike)
@@ -67,6 +67,15 @@ export class LiveUpdates {
     this.mode = 'polling'
     if (this.timer) return
     this.timer = setInterval(() => this.options.onChange(null), this.options.pollMs ?? 3000)
+  }
+
+  setPollMs(ms: number): void {
+    if ((this.options.pollMs ?? 3000) === ms) return
+    this.options.pollMs = ms
+    if (this.timer) {
+      this.stopPolling()
+      this.poll()
+    }
   }
 
   private stopPolling(): void {

@@ -1,4 +1,4 @@
-import { onBeforeUnmount, onMounted, ref, shallowRef, type Ref } from 'vue'
+import { onBeforeUnmount, onMounted, reactive, ref, shallowRef, type Ref } from 'vue'
 import { useRouter } from 'vue-router'
 import { listAll } from './client'
 import { ApiError } from './errors'
@@ -27,8 +27,17 @@ export function useList<T>(cloud: () => string, path: string, query: () => Recor
     const controller = new AbortController()
     inFlight = controller
     try {
-      items.value = await listAll<T>(cloud(), path, query(), controller.signal)
+      // The first load shows each page as it arrives (the first 1000 of 10,000 at once);
+      // refreshes swap the whole list in one go so that it never shrinks for a moment.
+      const first = loading.value
+      items.value = await listAll<T>(cloud(), path, query(), controller.signal, (soFar) => {
+        if (!first || inFlight !== controller) return
+        items.value = soFar
+        loading.value = false
+      })
       error.value = ''
+      // Polling a big cloud's whole list costs: slower for big lists (the stream does not poll).
+      live.setPollMs(items.value.length > 2000 ? 15000 : 3000)
     } catch (e) {
       if ((e as Error).name === 'AbortError') return
       if (e instanceof ApiError && e.status === 401) {
@@ -42,7 +51,8 @@ export function useList<T>(cloud: () => string, path: string, query: () => Recor
     }
   }
 
-  const live = new LiveUpdates({ cloud: cloud(), onChange: () => void reload() })
+  // Reactive, so that pages can show whether they are live or polling.
+  const live = reactive(new LiveUpdates({ cloud: cloud(), onChange: () => void reload() })) as LiveUpdates
   onMounted(() => {
     void reload()
     live.start()
