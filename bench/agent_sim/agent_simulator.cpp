@@ -4,6 +4,7 @@
 //     KEYS_FILE gets "public secret" per line, HOSTS_CSV "name,public" (to pre-register them).
 //   agent_simulator run --endpoint E --server-key-file F --keys KEYS_FILE [--first I] [--count N]
 //                       [--trait-hosts M] [--heartbeat-ms 1000] [--connect-rate 1000]
+//                       [--max-pending 200]
 //     Agents I..I+N-1 of the file; those below M report the trait "sim-NNNNN" (their name), so
 //     that a create can require one host. Prints a status line every second to stdout.
 #include <sys/epoll.h>
@@ -67,6 +68,10 @@ struct Options {
   size_t trait_hosts = 0;
   std::chrono::milliseconds heartbeat{1000};
   size_t connect_rate = 1000;  // new connections per second
+  // Agents connected but not yet sent their first desired state: no more at once. Thousands of
+  // CURVE handshakes at once take longer than libzmq's handshake timeout on a busy controller;
+  // they then all fail and start again, and none gets through.
+  size_t max_pending = 200;
 };
 
 Options parse(int argc, char** argv) {
@@ -91,6 +96,8 @@ Options parse(int argc, char** argv) {
       options.heartbeat = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--connect-rate")
       options.connect_rate = std::max<size_t>(1, std::stoul(value));
+    else if (flag == "--max-pending")
+      options.max_pending = std::max<size_t>(1, std::stoul(value));
     else
       throw std::runtime_error("unknown option " + flag);
   }
@@ -175,6 +182,11 @@ int run(int argc, char** argv) {
         std::min(options.count, static_cast<size_t>(std::chrono::duration<double>(now - begin).count() *
                                                     static_cast<double>(options.connect_rate)) +
                                     1);
+    if (started < options.count) {
+      size_t named = 0;
+      for (size_t i = 0; i < started; ++i) named += slots[i].agent->named() ? 1 : 0;
+      due = std::min(due, named + options.max_pending);
+    }
     bool added = started < due;
     for (; started < due; ++started) {
       size_t index = options.first + started;
