@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 volatile std::sig_atomic_t stopping = 0;
+constexpr auto kTick = std::chrono::milliseconds(10);
 
 std::string host_name(size_t index) {
   char name[32];
@@ -210,7 +211,9 @@ int run(int argc, char** argv) {
     if (added)
       std::sort(heartbeat_order.begin(), heartbeat_order.end(),
                 [&](size_t a, size_t b) { return slots[a].next_heartbeat < slots[b].next_heartbeat; });
-    while (!heartbeat_order.empty() && slots[heartbeat_order.front()].next_heartbeat <= now) {
+    // Heartbeats go in ticks of kTick (a few ms early at most), so the loop sleeps between them
+    // rather than spinning towards each agent's own due time.
+    while (!heartbeat_order.empty() && slots[heartbeat_order.front()].next_heartbeat <= now + kTick) {
       size_t i = heartbeat_order.front();
       heartbeat_order.pop_front();
       auto& slot = slots[i];
@@ -226,7 +229,7 @@ int run(int argc, char** argv) {
     if (!heartbeat_order.empty()) wake = std::min(wake, slots[heartbeat_order.front()].next_heartbeat);
     if (started < options.count) wake = std::min(wake, now + std::chrono::milliseconds(10));
     int timeout = static_cast<int>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count()));
+        kTick.count(), std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count()));
     epoll_event events[256];
     int ready = epoll_wait(epoll, events, 256, timeout);
     for (int e = 0; e < ready; ++e) drain(slots[events[e].data.u64], totals);
