@@ -63,6 +63,10 @@ std::string RouterEndpoint::endpoint() const {
 
 std::optional<InboundMessage> RouterEndpoint::receive(std::chrono::milliseconds timeout) {
   if (!poll_in(socket_, timeout)) return std::nullopt;
+  return try_receive();
+}
+
+std::optional<InboundMessage> RouterEndpoint::try_receive() {
   zmq::message_t identity;
   if (!socket_.recv(identity, zmq::recv_flags::dontwait)) return std::nullopt;
   InboundMessage message;

@@ -52,7 +52,7 @@ struct AgentHub::State {
   std::string incarnation = new_incarnation();
   uint64_t seq = 0;
   // Hosts that talked to this controller, and when they last did.
-  std::map<std::string, std::chrono::steady_clock::time_point> connected;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> connected;
   // Hosts whose desired state must be built again (a change was notified, a hello), and hosts
   // that only need it sent again (periodic resend, the agent asked): the last document built
   // for them is still right.
@@ -66,7 +66,7 @@ struct AgentHub::State {
   std::unique_ptr<HeartbeatBuffer> heartbeats;
   std::chrono::steady_clock::time_point last_flush = std::chrono::steady_clock::now();
   // Host id -> the routing id of its agent's connection.
-  std::map<std::string, std::string> routes;
+  std::unordered_map<std::string, std::string> routes;
   std::chrono::steady_clock::time_point last_resend = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_housekeeping = std::chrono::steady_clock::now();
   proto::Bootstrap bootstrap;
@@ -162,14 +162,14 @@ void AgentHub::run() {
       std::vector<HostStateReport> reports;
       auto read_until = std::chrono::steady_clock::now() + kRoundBudget;
       while (std::chrono::steady_clock::now() < read_until) {
-        auto inbound = s.router->receive(std::chrono::milliseconds(0));
+        auto inbound = s.router->try_receive();
         if (!inbound) break;
         ++counters_.received;
         // The host is the one the sender's key is enrolled for (the ZAP user id), whatever routing
         // id it chose: a new agent learns its host id from its first desired state.
         const std::string host_id = inbound->user_id;
         if (host_id.empty()) continue;
-        s.routes[host_id] = inbound->identity;
+        if (auto& route = s.routes[host_id]; route != inbound->identity) route = inbound->identity;
         auto decoded = proto::decode(inbound->payload);
         if (!decoded) {
           ++counters_.malformed;
@@ -187,8 +187,8 @@ void AgentHub::run() {
                       message.envelope.seq);
           continue;
         }
-        bool first_contact = !s.connected.contains(host_id);
-        s.connected[host_id] = std::chrono::steady_clock::now();
+        auto [seen, first_contact] = s.connected.try_emplace(host_id);
+        seen->second = std::chrono::steady_clock::now();
         auto sequence = s.sequences.observe(host_id, message.envelope.incarnation, message.envelope.seq);
         if (sequence == proto::SeqStatus::duplicate_or_old) continue;
         int64_t epoch = leadership_.current_epoch();
