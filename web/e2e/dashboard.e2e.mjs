@@ -143,6 +143,11 @@ try {
   await expectVisible(page.getByTestId('state').getByText('creating…'), 'the instance shown as pending')
   await shot('instance-detail')
 
+  step = 'stop the instance: pending until a host reports it'
+  await page.getByRole('button', { name: 'Stop' }).click()
+  await expectVisible(page.getByTestId('state').getByText('stopping…'), 'the instance shown as stopping')
+  await expectVisible(page.getByRole('button', { name: 'Start' }), 'start offered once stop was asked')
+
   step = 'the instance is listed'
   await page.getByRole('link', { name: 'Instances' }).click()
   const row = page.locator('tr', { has: page.getByRole('link', { name: 'web-1' }) })

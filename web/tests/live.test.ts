@@ -6,7 +6,11 @@ class FakeEventSource implements EventSourceLike {
   onerror: ((e: Event) => void) | null = null
   onopen: ((e: Event) => void) | null = null
   closed = false
+  listeners = new Map<string, (e: MessageEvent) => void>()
   constructor(readonly url: string) {}
+  addEventListener(type: string, listener: (e: MessageEvent) => void): void {
+    this.listeners.set(type, listener)
+  }
   close(): void {
     this.closed = true
   }
@@ -27,8 +31,10 @@ describe('LiveUpdates', () => {
     expect(source!.url).toBe('/clouds/east/api/v1/events')
     source!.onopen!(new Event('open'))
     expect(live.mode).toBe('stream')
-    source!.onmessage!(new MessageEvent('message', { data: JSON.stringify({ kind: 'instance' }) }))
-    expect(changes).toEqual([null, 'instance'])
+    // Sparkle's events are named by kind: `event: state_changed`.
+    source!.listeners.get('state_changed')!(new MessageEvent('state_changed', { data: JSON.stringify({ kind: 'state_changed', resource_type: 'instance' }) }))
+    source!.listeners.get('created')!(new MessageEvent('created', { data: JSON.stringify({ kind: 'created', resource_type: 'volume' }) }))
+    expect(changes).toEqual([null, 'instance', 'volume'])
     live.stop()
     expect(source!.closed).toBe(true)
   })

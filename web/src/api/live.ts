@@ -4,8 +4,8 @@
 // Either way, nothing needs a manual reload.
 export interface LiveOptions {
   cloud: string
-  // Called with the kind of resource that changed ('instance', 'network'...), or null when
-  // everything should be refreshed (polling, reconnect).
+  // Called with the type of resource that changed ('instance', 'volume', 'host'...), or null
+  // when everything should be refreshed (polling, reconnect).
   onChange: (kind: string | null) => void
   pollMs?: number
   eventSourceFactory?: (url: string) => EventSourceLike
@@ -15,8 +15,29 @@ export interface EventSourceLike {
   onmessage: ((e: MessageEvent) => void) | null
   onerror: ((e: Event) => void) | null
   onopen: ((e: Event) => void) | null
+  addEventListener(type: string, listener: (e: MessageEvent) => void): void
   close(): void
 }
+
+// Sparkle names each event (`event: state_changed`), and EventSource delivers named events only
+// to listeners of that name: these are the kinds of docs/openapi/events.json and
+// proto/event.schema.json.
+export const EVENT_KINDS = [
+  'created',
+  'deleted',
+  'purged',
+  'state_changed',
+  'domain_started',
+  'domain_stopped',
+  'domain_crashed',
+  'domain_paused',
+  'domain_resumed',
+  'disk_failed',
+  'link_down',
+  'link_up',
+  'fc_port_down',
+  'fc_port_up',
+]
 
 export class LiveUpdates {
   private source: EventSourceLike | null = null
@@ -42,15 +63,17 @@ export class LiveUpdates {
       // Whatever happened while the stream was down is unknown: read everything once.
       this.options.onChange(null)
     }
-    this.source.onmessage = (e) => {
-      let kind: string | null = null
+    const onEvent = (e: MessageEvent) => {
+      let resource: string | null = null
       try {
-        kind = JSON.parse(e.data)?.kind ?? JSON.parse(e.data)?.resource_type ?? null
+        resource = JSON.parse(e.data)?.resource_type ?? null
       } catch {
-        kind = null
+        resource = null
       }
-      this.options.onChange(kind)
+      this.options.onChange(resource)
     }
+    this.source.onmessage = onEvent
+    for (const kind of EVENT_KINDS) this.source.addEventListener(kind, onEvent)
     this.source.onerror = () => {
       // EventSource retries by itself; after a few failures in a row (no stream on this
       // Sparkle, or Rainbow cannot forward it) fall back to polling for good.
