@@ -56,7 +56,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
       }
       http::response_parser<http::string_body> parser;
       parser.body_limit(64 << 20);
-      http::read(*impl_->stream, impl_->buffer, parser);
+      http::read_header(*impl_->stream, impl_->buffer, parser);
       auto& res = parser.get();
       HttpResult out;
       out.status = static_cast<int>(res.result_int());
@@ -65,6 +65,12 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         out.headers[name] = std::string(field.value());
       }
+      if (out.header("content-type").starts_with("text/event-stream")) {
+        // A stream never ends: only its head is read, and the connection is dropped.
+        impl_->stream.reset();
+        return out;
+      }
+      http::read(*impl_->stream, impl_->buffer, parser);
       out.body = res.body();
       if (!res.keep_alive()) impl_->stream.reset();
       return out;

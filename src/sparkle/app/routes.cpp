@@ -1,5 +1,6 @@
 #include "sparkle/api/request_middleware.hpp"
 #include "sparkle/app/application.hpp"
+#include "sparkle/events/event_routes.hpp"
 
 namespace harmony::sparkle {
 
@@ -12,6 +13,7 @@ void register_all_routes(Router& router, ApiContext& ctx) {
   register_image_routes(router, ctx);
   register_accounting_routes(router, ctx);
   register_openapi_routes(router, ctx);
+  register_event_routes(router, ctx);
 }
 
 }  // namespace harmony::sparkle

@@ -33,6 +33,7 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   SparkleConfig c;
   parse_listen(file.get_string("server.listen", "127.0.0.1:8080"), c.http);
   c.http_threads = static_cast<int>(positive(file, "server.threads", 8));
+  c.events_keepalive = std::chrono::seconds(positive(file, "events.keepalive_seconds", 15));
   const auto write_threads = file.get_int("server.write_threads", 4);
   if (write_threads < 0 || write_threads > 256)
     throw ConfigError("server.write_threads must be between 0 and 256");

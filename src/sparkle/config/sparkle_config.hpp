@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "common/config_file.hpp"
@@ -20,6 +21,8 @@ struct SparkleConfig {
   bool agents_enabled = true;
   AgentHubOptions agents;
   std::string controller_id;  // recorded with the epoch it leads
+  // GET /api/v1/events writes a comment after this much silence.
+  std::chrono::seconds events_keepalive{15};
   std::string image_store_dir = "/var/lib/sparkle/images";
   std::string log_level = "info";
   std::string log_file;

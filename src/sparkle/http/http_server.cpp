@@ -7,8 +7,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -28,6 +30,9 @@ struct HttpServer::Session {
   explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
   std::atomic<bool> busy{false};
+  // While a streamed response waits for data (used on the session's strand only): cancelling it
+  // wakes the stream.
+  std::shared_ptr<asio::steady_timer> stream_wakeup;
 };
 
 namespace {
@@ -96,6 +101,9 @@ void HttpServer::stop() {
         beast::error_code ignored;
         session->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
         session->stream.close();
+      } else if (session->stream_wakeup) {
+        // A streamed response never finishes on its own: wake it to see stopping_.
+        session->stream_wakeup->cancel();
       }
     });
   }
@@ -123,6 +131,59 @@ awaitable<Response> HttpServer::dispatch(Request& request) {
   co_return co_await asio::co_spawn(
       writes_->get_executor(), [&]() -> awaitable<Response> { co_return router_.dispatch(request); },
       use_awaitable);
+}
+
+awaitable<void> HttpServer::write_stream(std::shared_ptr<Session> session, const Request& request,
+                                         const Response& response, unsigned version, beast::error_code& ec) {
+  auto& source = *response.stream;
+  http::response<http::empty_body> head{static_cast<http::status>(response.status), version};
+  head.set(http::field::content_type, response.content_type);
+  head.set(http::field::cache_control, "no-cache");
+  head.set("X-Request-Id", request.request_id);
+  for (const auto& [name, value] : response.headers) head.set(name, value);
+  head.keep_alive(false);
+  // HTTP/1.0 has no chunks: the body then ends with the connection.
+  const bool chunked = version >= 11;
+  head.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer{head};
+  co_await http::async_write_header(session->stream, serializer, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return;
+
+  auto wakeup = std::make_shared<asio::steady_timer>(session->stream.get_executor());
+  session->stream_wakeup = wakeup;
+  source.on_ready([executor = session->stream.get_executor(), wakeup] {
+    asio::post(executor, [wakeup] { wakeup->cancel(); });
+  });
+  bool finished = false;
+  while (!finished && !stopping_) {
+    auto data = source.take(finished);
+    if (data.empty() && !finished) {
+      // Idle: no I/O deadline while waiting, only the keep-alive.
+      session->stream.expires_never();
+      wakeup->expires_after(source.keepalive_interval());
+      beast::error_code woken;
+      co_await wakeup->async_wait(asio::redirect_error(use_awaitable, woken));
+      if (woken) continue;
+      data = source.keepalive();
+    }
+    if (data.empty()) continue;
+    session->stream.expires_after(options_.io_timeout);
+    if (chunked) {
+      co_await asio::async_write(session->stream, http::make_chunk(asio::buffer(data)),
+                                 asio::redirect_error(use_awaitable, ec));
+    } else {
+      co_await asio::async_write(session->stream, asio::buffer(data),
+                                 asio::redirect_error(use_awaitable, ec));
+    }
+    if (ec) break;
+  }
+  source.on_ready({});
+  session->stream_wakeup.reset();
+  if (!ec && chunked) {
+    session->stream.expires_after(options_.io_timeout);
+    co_await asio::async_write(session->stream, http::make_chunk_last(),
+                               asio::redirect_error(use_awaitable, ec));
+  }
 }
 
 void HttpServer::run_session(tcp::socket socket) {
@@ -242,7 +303,10 @@ void HttpServer::run_session(tcp::socket socket) {
 
       if (stopping_) keep_alive = false;
       session->stream.expires_after(options_.io_timeout);
-      if (response.file) {
+      if (response.stream) {
+        keep_alive = false;
+        co_await write_stream(session, request, response, version, ec);
+      } else if (response.file) {
         http::response<http::file_body> res{static_cast<http::status>(response.status), version};
         res.body().open(response.file->c_str(), beast::file_mode::scan, ec);
         if (ec) {

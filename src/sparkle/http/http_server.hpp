@@ -45,6 +45,11 @@ class HttpServer {
   void accept_loop();
   void run_session(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<Response> dispatch(Request& request);
+  // Writes a response whose body is a ResponseStream until it ends, the client goes away or the
+  // server stops; the connection is closed afterwards.
+  boost::asio::awaitable<void> write_stream(std::shared_ptr<Session> session, const Request& request,
+                                            const Response& response, unsigned version,
+                                            boost::system::error_code& ec);
 
   boost::asio::io_context& ioc_;
   const Router& router_;

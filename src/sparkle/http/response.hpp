@@ -1,11 +1,14 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sparkle/http/response_stream.hpp"
 
 namespace harmony::sparkle {
 
@@ -16,6 +19,9 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // When set, the body is streamed from this file instead of `body` (image downloads).
   std::optional<std::filesystem::path> file;
+  // When set, the body is produced over time by this stream (Server-Sent Events); `body` and
+  // `file` are ignored and the connection closes when the stream ends.
+  std::shared_ptr<ResponseStream> stream;
 
   static Response json(int status, const nlohmann::json& value) {
     Response r;
