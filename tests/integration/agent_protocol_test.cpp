@@ -267,3 +267,38 @@ TEST_F(AgentProtocolTest, MalformedMessagesGetAnErrorAndLeaveSparkleRunning) {
   agent.send(ProtocolAgent::hello());
   EXPECT_TRUE(agent.next<proto::DesiredState>());
 }
+
+TEST_F(AgentProtocolTest, MetricsBatchesKeepOnlyTheNewestLoadOfTheHost) {
+  auto keys = transport::generate_curve_keypair();
+  auto host = register_host("node-metrics", keys.public_key);
+  ProtocolAgent agent(*sparkle, "node-metrics", keys);
+  agent.send(ProtocolAgent::hello());
+  ASSERT_TRUE(agent.next<proto::DesiredState>());
+  auto batch = [](double cpu, size_t domains) {
+    proto::MetricsBatch metrics;
+    metrics.interval_s = 10;
+    metrics.host = {.cpu_pct = cpu,
+                    .mem_used_mib = 2048,
+                    .net_rx_bps = 1,
+                    .net_tx_bps = 2,
+                    .disk_read_bps = 3,
+                    .disk_write_bps = 4};
+    for (size_t i = 0; i < domains; ++i) {
+      metrics.domains.push_back({.id = "3e8a1f2c-7b4d-4a9e-8c61-5d2f0e9b7a1" + std::to_string(i)});
+    }
+    return metrics;
+  };
+  agent.send(batch(41.5, 2));
+  auto first = wait_for("/api/v1/hosts/" + host,
+                        [](const HttpResult& r) { return r.json()["status"].contains("metrics"); });
+  EXPECT_EQ(first["status"]["metrics"]["cpu_pct"], 41.5);
+  EXPECT_EQ(first["status"]["metrics"]["domains"], 2);
+  EXPECT_EQ(first["status"]["metrics"]["interval_s"], 10);
+  EXPECT_TRUE(first["status"]["metrics"].contains("at"));
+  agent.send(batch(7.25, 0));
+  auto second = wait_for("/api/v1/hosts/" + host, [](const HttpResult& r) {
+    return r.json()["status"]["metrics"]["cpu_pct"] == 7.25;
+  });
+  EXPECT_EQ(second["status"]["metrics"]["domains"], 0) << "replaced, not accumulated";
+  EXPECT_FALSE(agent.next<proto::ErrorMessage>(300ms)) << "a metrics batch is an expected message";
+}

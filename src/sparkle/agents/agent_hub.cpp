@@ -15,6 +15,7 @@
 #include "sparkle/agents/desired_state_builder.hpp"
 #include "sparkle/agents/heartbeat_buffer.hpp"
 #include "sparkle/agents/host_key_authorizer.hpp"
+#include "sparkle/agents/metrics_ingest.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -207,6 +208,8 @@ void AgentHub::run() {
                 reports.push_back({host_id, body});
               } else if constexpr (std::is_same_v<T, proto::Event>) {
                 ingest_event(db_, epoch, host_id, body);
+              } else if constexpr (std::is_same_v<T, proto::MetricsBatch>) {
+                ingest_metrics(db_, epoch, host_id, body);
               } else if constexpr (std::is_same_v<T, proto::ResyncRequest>) {
                 resync = true;
               } else if constexpr (std::is_same_v<T, proto::ErrorMessage>) {

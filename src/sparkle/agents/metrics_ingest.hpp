@@ -1,0 +1,18 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/pg/pool.hpp"
+#include "common/proto/metrics_batch.hpp"
+
+namespace harmony::sparkle {
+
+// Keeps the newest metrics batch of a host, and only that: the host's averages over the last
+// interval go to hosts.status.metrics (with the time they were taken and how many domains ran),
+// overwriting the previous ones, so that placement and the API see the current load and the
+// table never grows. Per-domain values are counted, not kept (collectd is where history goes).
+void ingest_metrics(pg::Pool& db, int64_t epoch, const std::string& host_id,
+                    const proto::MetricsBatch& batch);
+
+}  // namespace harmony::sparkle
