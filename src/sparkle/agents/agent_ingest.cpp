@@ -166,24 +166,31 @@ int64_t place_waiting_instances(pg::Pool& db, int64_t epoch) {
         "SELECT id FROM instances WHERE host_id IS NULL AND deleted_at IS NULL ORDER BY seq LIMIT 100");
   }();
   int64_t placed = 0;
+  auto& placement = default_placement();
   for (int row = 0; row < waiting.rows(); ++row) {
     std::string id(waiting.text(row, 0));
-    placed += db.transact([&](pg::Connection& conn) -> int64_t {
-      require_epoch(conn, epoch);
-      auto instance = conn.query(
-          "SELECT spec FROM instances WHERE id = $1 AND host_id IS NULL AND deleted_at IS NULL FOR UPDATE",
-          id);
-      if (instance.empty()) return 0;
-      auto spec = instance.json(0, 0);
-      PlacementRequest request{
-          .instance_id = id, .vcpus = spec.value("vcpus", 1), .ram_mib = spec.value("ram_mib", 0)};
-      if (spec.contains("required_traits")) request.required_traits = spec["required_traits"];
-      if (spec.contains("forbidden_traits")) request.forbidden_traits = spec["forbidden_traits"];
-      auto host = default_placement().place(conn, request);
-      if (!host) return 0;
-      conn.query("UPDATE instances SET host_id = $2, updated_at = now() WHERE id = $1", id, *host);
-      return 1;
-    });
+    try {
+      placed += db.transact([&](pg::Connection& conn) -> int64_t {
+        require_epoch(conn, epoch);
+        auto instance = conn.query(
+            "SELECT spec, affinity_group_id FROM instances WHERE id = $1 AND host_id IS NULL AND deleted_at "
+            "IS NULL"
+            " FOR UPDATE",
+            id);
+        if (instance.empty()) return 0;
+        std::optional<std::string> group;
+        if (!instance.is_null(0, 1)) group = std::string(instance.text(0, 1));
+        auto outcome = placement.place(conn, placement_request_from_spec(id, instance.json(0, 0), group));
+        if (!outcome.host_id) return 0;
+        conn.query("UPDATE instances SET host_id = $2, updated_at = now() WHERE id = $1", id,
+                   *outcome.host_id);
+        return 1;
+      });
+    } catch (const pg::DbError& e) {
+      // Lost a race for the host's last room: it waits for the next round.
+      placement.cancel(id);
+      if (e.sqlstate != kHostFullSqlstate) throw;
+    }
   }
   return placed;
 }

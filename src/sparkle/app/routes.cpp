@@ -12,6 +12,7 @@ void register_all_routes(Router& router, ApiContext& ctx) {
   register_resource_routes(router, ctx);
   register_image_routes(router, ctx);
   register_accounting_routes(router, ctx);
+  register_placement_routes(router, ctx);
   register_openapi_routes(router, ctx);
   register_event_routes(router, ctx);
 }

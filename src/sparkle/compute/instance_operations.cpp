@@ -1,7 +1,11 @@
 #include "sparkle/compute/instance_operations.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <random>
 
+#include "common/pg/errors.hpp"
 #include "sparkle/compute/attachments.hpp"
 #include "sparkle/compute/compute_store.hpp"
 #include "sparkle/compute/preconditions.hpp"
@@ -95,6 +99,82 @@ bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// Instance ids are chosen before the row exists: placement holds capacity under this id.
+std::string random_uuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char text[37];
+  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return text;
+}
+
+// Gives a held placement back when the create fails before its transaction ends.
+class PlacementHold {
+ public:
+  PlacementHold(Placement& placement, std::string id) : placement_(placement), id_(std::move(id)) {}
+  ~PlacementHold() {
+    if (std::uncaught_exceptions() > exceptions_) placement_.cancel(id_);
+  }
+  PlacementHold(const PlacementHold&) = delete;
+  PlacementHold& operator=(const PlacementHold&) = delete;
+
+ private:
+  Placement& placement_;
+  std::string id_;
+  int exceptions_ = std::uncaught_exceptions();
+};
+
+std::string refusal_field(const PlacementOutcome& outcome) {
+  if (!outcome.unsatisfiable || outcome.steps.empty()) return "";
+  auto filter = outcome.steps[0].value("filter", std::string());
+  if (filter == "trait") return "spec.required_traits";
+  if (filter == "forbidden_trait") return "spec.forbidden_traits";
+  if (filter == "network") return "spec.networks";
+  return "spec";
+}
+
+// Places the new instance and inserts its row. The choice comes from the in-memory engine; the
+// database's allocation guard (sql/010) refuses it if the engine was behind (another
+// controller, a request that committed meanwhile): then the host is re-read and the engine
+// chooses again. With no schedulable host at all the instance waits unplaced.
+void insert_placed(pg::Connection& conn, const std::string& id, const std::string& tenant_id,
+                   const std::string& name, const InstanceSpec& spec) {
+  auto& placement = default_placement();
+  auto document = spec.to_json();
+  auto request = placement_request_from_spec(id, document, spec.affinity_group_id);
+  constexpr const char* kInsert =
+      "INSERT INTO instances (id, tenant_id, name, spec, affinity_group_id, host_id)"
+      " VALUES ($1, $2, $3, $4::jsonb, $5, $6)";
+  for (int attempt = 0;; ++attempt) {
+    auto outcome = placement.place(conn, request);
+    if (!outcome.host_id) {
+      if (!outcome.no_schedulable_host) {
+        ApiError error(outcome.unsatisfiable ? 422 : 409, "no_host",
+                       "no host can take this instance: " + outcome.explanation, refusal_field(outcome));
+        error.details = {{"explanation", outcome.steps}};
+        throw error;
+      }
+      conn.query(kInsert, id, tenant_id, name, document, spec.affinity_group_id, std::nullopt);
+      return;
+    }
+    conn.exec("SAVEPOINT placement");
+    try {
+      conn.query(kInsert, id, tenant_id, name, document, spec.affinity_group_id, *outcome.host_id);
+      conn.exec("RELEASE SAVEPOINT placement");
+      return;
+    } catch (const pg::DbError& e) {
+      if (e.sqlstate != kHostFullSqlstate || attempt >= 4) throw;
+      conn.exec("ROLLBACK TO SAVEPOINT placement");
+      placement.cancel(id);
+      placement.refresh_host(conn, *outcome.host_id);
+    }
+  }
+}
+
 nlohmann::json read_back(pg::Connection& conn, const std::string& id) {
   auto instance = read_instance(conn, id);
   if (!instance) throw not_found("instance");
@@ -108,17 +188,9 @@ nlohmann::json create_instance(pg::Connection& conn, const std::string& tenant_i
   check_image(conn, tenant_id, spec.image_id);
   if (spec.affinity_group_id) check_affinity_group(conn, tenant_id, *spec.affinity_group_id);
   apply_quota(conn, tenant_id, {.instances = 1, .vcpus = spec.vcpus, .ram_mib = spec.ram_mib});
-  // Placed in the same transaction: the host's capacity is locked until this create commits.
-  auto host_id = default_placement().place(conn, {.vcpus = spec.vcpus,
-                                                  .ram_mib = spec.ram_mib,
-                                                  .required_traits = spec.required_traits,
-                                                  .forbidden_traits = spec.forbidden_traits});
-  auto inserted = conn.query(
-      "INSERT INTO instances (tenant_id, name, spec, affinity_group_id, host_id) VALUES ($1, $2, $3::jsonb, "
-      "$4, $5)"
-      " RETURNING id",
-      tenant_id, name, spec.to_json(), spec.affinity_group_id, host_id);
-  std::string id(inserted.text(0, 0));
+  auto id = random_uuid();
+  PlacementHold hold(default_placement(), id);
+  insert_placed(conn, id, tenant_id, name, spec);
   create_nics(conn, tenant_id, id, spec);
   attach_volumes(conn, tenant_id, id, spec.volumes);
   open_usage(conn, tenant_id, "instance", id, usage_size(spec));
@@ -166,10 +238,16 @@ nlohmann::json update_instance(pg::Connection& conn, const std::string& tenant_i
   }
   attach_volumes(conn, tenant_id, id, added);
 
-  conn.query(
-      "UPDATE instances SET name = coalesce($2, name), spec = $3::jsonb, affinity_group_id = $4,"
-      " generation = generation + 1, updated_at = now() WHERE id = $1",
-      id, update.name, new_spec.to_json(), new_spec.affinity_group_id);
+  try {
+    conn.query(
+        "UPDATE instances SET name = coalesce($2, name), spec = $3::jsonb, affinity_group_id = $4,"
+        " generation = generation + 1, updated_at = now() WHERE id = $1",
+        id, update.name, new_spec.to_json(), new_spec.affinity_group_id);
+  } catch (const pg::DbError& e) {
+    // The allocation guard (sql/010): the instance's host has no room for the larger size.
+    if (e.sqlstate != kHostFullSqlstate) throw;
+    throw ApiError(409, "host_full", "the instance's host has no room for the new size", "spec");
+  }
   if (new_spec.size_key() != old_spec.size_key()) {
     close_usage(conn, id);
     open_usage(conn, tenant_id, "instance", id, usage_size(new_spec));

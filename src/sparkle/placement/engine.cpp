@@ -74,12 +74,20 @@ void Engine::upsert_host(const HostSpec& spec) {
     auto index = static_cast<uint32_t>(hosts_.size());
     hosts_.push_back(Host{.spec = spec});
     host_index_[spec.id] = index;
-  } else {
-    auto& host = hosts_[found->second];
-    host.spec = spec;
-    host.live = true;
+    stale_ = true;
+    return;
   }
-  stale_ = true;
+  auto& host = hosts_[found->second];
+  const auto& old = host.spec;
+  // Only the measured load or the name changed: nothing derived from the hosts moves.
+  bool same = host.live && old.capacity == spec.capacity && old.traits == spec.traits &&
+              old.networks == spec.networks && old.storage == spec.storage &&
+              old.all_networks == spec.all_networks && old.all_storage == spec.all_storage &&
+              old.enabled == spec.enabled && old.maintenance == spec.maintenance &&
+              old.heartbeat_fresh == spec.heartbeat_fresh;
+  host.spec = spec;
+  host.live = true;
+  if (!same) stale_ = true;
 }
 
 void Engine::remove_host(const std::string& host_id) {

@@ -58,6 +58,10 @@ class Engine {
   int64_t group_members_on(const std::string& group_id, const std::string& host_id) const;
   const GroupSpec* group(const std::string& group_id) const;
 
+  int64_t schedulable_hosts() {
+    ensure_fresh();
+    return schedulable_hosts_;
+  }
   int64_t reserve_hosts() const;  // K in force: reserve_hosts or reserve_percent, the larger
   bool reserve_holds();
   Headroom headroom();

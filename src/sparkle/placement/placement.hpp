@@ -1,10 +1,12 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/pg/connection.hpp"
+#include "sparkle/placement/model.hpp"
 
 namespace harmony::sparkle {
 
@@ -12,28 +14,47 @@ struct PlacementRequest {
   std::string instance_id;
   int64_t vcpus = 0;
   int64_t ram_mib = 0;
+  int64_t disk_gib = 0;
   std::vector<std::string> required_traits;
   std::vector<std::string> forbidden_traits;
+  std::vector<std::string> networks;
+  std::optional<std::string> affinity_group_id;
 };
 
-// Chooses the host of a new instance inside the creating transaction, or nullopt when no host
-// can take it now (the instance then waits unplaced). The placement engine (filters, weighers,
-// reserve) will implement the same interface.
+struct PlacementOutcome {
+  std::optional<std::string> host_id;
+  // No host is schedulable at all (a cloud being set up, every host down): the instance waits
+  // unplaced and is placed when a host comes.
+  bool no_schedulable_host = false;
+  // Only the request's own constraints (traits, networks, storage) excluded hosts: no amount of
+  // free capacity would help.
+  bool unsatisfiable = false;
+  std::string explanation;  // "trait fc required: 2 of 10 hosts have it; capacity: ..."
+  nlohmann::json steps = nlohmann::json::array();  // [{filter, subject, excluded, detail}]
+};
+
+// SQLSTATE of the allocation guard (sql/010_placement.sql): the host has no room left.
+inline constexpr const char* kHostFullSqlstate = "HA001";
+
+// Chooses the host of a new instance inside the creating transaction. The choice is held
+// (tentatively allocated) until the instance row commits or the hold is cancelled; the
+// database's allocation guard refuses a choice that lost a race (SQLSTATE HA001).
 class Placement {
  public:
   virtual ~Placement() = default;
-  virtual std::optional<std::string> place(pg::Connection& conn, const PlacementRequest& request) = 0;
+  virtual PlacementOutcome place(pg::Connection& conn, const PlacementRequest& request) = 0;
+  // The create failed after place(): give the held capacity back now.
+  virtual void cancel(const std::string& instance_id) = 0;
+  // The guard refused the host: re-read the host's allocations before choosing again.
+  virtual void refresh_host(pg::Connection& conn, const std::string& host_id) = 0;
 };
 
-// The first enrolled, online host outside maintenance, with the required traits, none of the
-// forbidden ones, and room for the instance's vCPUs and RAM (hardware x allocation ratio, less the
-// host's reserve and what its instances already hold).
-class FirstFitPlacement : public Placement {
- public:
-  std::optional<std::string> place(pg::Connection& conn, const PlacementRequest& request) override;
-};
-
-// The placement instance creation uses.
+// The placement instance creation and the agent hub use (the engine, kept in step with the
+// database through placement_changes).
 Placement& default_placement();
+void configure_default_placement(const placement::Config& config);
+
+PlacementRequest placement_request_from_spec(const std::string& instance_id, const nlohmann::json& spec,
+                                             const std::optional<std::string>& affinity_group_id);
 
 }  // namespace harmony::sparkle

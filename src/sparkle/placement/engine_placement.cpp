@@ -1,0 +1,270 @@
+#include "sparkle/placement/engine_placement.hpp"
+
+#include <set>
+
+#include "sparkle/placement/db_model.hpp"
+#include "sparkle/placement/pg_array.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A hold is dropped when its row has not committed by then (the transaction failed).
+constexpr auto kHoldExpiry = 5s;
+// A sequence number not visible by then belonged to a rolled-back transaction.
+constexpr auto kGapExpiry = 10s;
+// Backstop against anything the change log could miss.
+constexpr auto kFullReloadEvery = 300s;
+constexpr auto kLoadsEvery = 10s;
+
+constexpr const char* kHostColumns =
+    "SELECT id, name, spec, hardware, array_to_json(traits) AS traits, status, state, enrollment,"
+    " deleted_at IS NOT NULL AS deleted FROM hosts";
+
+placement::HostRow host_row(const pg::Result& r, int i) {
+  return {std::string(r.text(i, "id")),
+          std::string(r.text(i, "name")),
+          r.json(i, "spec"),
+          r.json(i, "hardware"),
+          r.json(i, "traits"),
+          r.json(i, "status"),
+          std::string(r.text(i, "state")),
+          std::string(r.text(i, "enrollment"))};
+}
+
+std::optional<std::string> optional_text(const pg::Result& r, int i, const char* column) {
+  if (r.is_null(i, column)) return std::nullopt;
+  return std::string(r.text(i, column));
+}
+
+placement::Request to_request(const PlacementRequest& p) {
+  return placement::Request{.instance_id = p.instance_id,
+                            .size = {p.vcpus, p.ram_mib, p.disk_gib},
+                            .required_traits = p.required_traits,
+                            .forbidden_traits = p.forbidden_traits,
+                            .networks = p.networks,
+                            .group_id = p.affinity_group_id};
+}
+
+}  // namespace
+
+EnginePlacement::EnginePlacement(placement::Config config) : engine_(config) {}
+
+void EnginePlacement::configure(const placement::Config& config) {
+  std::lock_guard lock(mutex_);
+  engine_.set_config(config);
+}
+
+void EnginePlacement::full_load(pg::Connection& conn) {
+  placement::Engine fresh(engine_.config());
+  last_seq_ = conn.exec("SELECT coalesce(max(seq), 0) FROM placement_changes").int64(0, 0);
+  gaps_.clear();
+  auto hosts = conn.exec(std::string(kHostColumns) + " WHERE deleted_at IS NULL");
+  for (int i = 0; i < hosts.rows(); ++i) fresh.upsert_host(placement::host_from_row(host_row(hosts, i)));
+  auto groups = conn.exec("SELECT id, name, spec FROM affinity_groups WHERE deleted_at IS NULL");
+  for (int i = 0; i < groups.rows(); ++i) {
+    fresh.upsert_group(placement::group_from_row(std::string(groups.text(i, 0)),
+                                                 std::string(groups.text(i, 1)), groups.json(i, 2)));
+  }
+  auto instances =
+      conn.exec("SELECT id, host_id, spec, affinity_group_id FROM instances WHERE host_id IS NOT NULL");
+  for (int i = 0; i < instances.rows(); ++i) {
+    auto id = std::string(instances.text(i, "id"));
+    fresh.allocate(placement::request_from_spec(id, instances.json(i, "spec"),
+                                                optional_text(instances, i, "affinity_group_id")),
+                   std::string(instances.text(i, "host_id")));
+    holds_.erase(id);
+  }
+  // Choices still in flight stay held.
+  for (const auto& [id, hold] : holds_) fresh.allocate(hold.request, hold.host_id);
+  engine_ = std::move(fresh);
+  loaded_ = true;
+  loaded_at_ = Clock::now();
+  loads_at_ = loaded_at_;
+}
+
+void EnginePlacement::reload_instances(pg::Connection& conn, const std::vector<std::string>& ids) {
+  if (ids.empty()) return;
+  auto rows =
+      conn.query("SELECT id, host_id, spec, affinity_group_id FROM instances WHERE id = ANY($1::uuid[])",
+                 to_pg_array(ids));
+  std::set<std::string> seen;
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto id = std::string(rows.text(i, "id"));
+    seen.insert(id);
+    holds_.erase(id);
+    if (rows.is_null(i, "host_id")) {
+      engine_.release(id);
+      continue;
+    }
+    engine_.allocate(
+        placement::request_from_spec(id, rows.json(i, "spec"), optional_text(rows, i, "affinity_group_id")),
+        std::string(rows.text(i, "host_id")));
+  }
+  for (const auto& id : ids) {
+    if (seen.count(id)) continue;
+    holds_.erase(id);
+    engine_.release(id);
+  }
+}
+
+void EnginePlacement::reload_hosts(pg::Connection& conn, const std::vector<std::string>& ids) {
+  if (ids.empty()) return;
+  auto rows = conn.query(std::string(kHostColumns) + " WHERE id = ANY($1::uuid[])", to_pg_array(ids));
+  std::set<std::string> seen;
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto id = std::string(rows.text(i, "id"));
+    seen.insert(id);
+    if (rows.boolean(i, "deleted")) {
+      engine_.remove_host(id);
+    } else {
+      engine_.upsert_host(placement::host_from_row(host_row(rows, i)));
+    }
+  }
+  for (const auto& id : ids) {
+    if (!seen.count(id)) engine_.remove_host(id);
+  }
+}
+
+void EnginePlacement::reload_groups(pg::Connection& conn, const std::vector<std::string>& ids) {
+  if (ids.empty()) return;
+  auto rows = conn.query(
+      "SELECT id, name, spec, deleted_at IS NOT NULL AS deleted FROM affinity_groups WHERE id = "
+      "ANY($1::uuid[])",
+      to_pg_array(ids));
+  std::set<std::string> seen;
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto id = std::string(rows.text(i, "id"));
+    seen.insert(id);
+    // A deleted group keeps its rule for the members that still run.
+    engine_.upsert_group(
+        placement::group_from_row(id, std::string(rows.text(i, "name")), rows.json(i, "spec")));
+  }
+  for (const auto& id : ids) {
+    if (!seen.count(id)) engine_.remove_group(id);
+  }
+}
+
+void EnginePlacement::reload_loads(pg::Connection& conn) {
+  auto rows = conn.exec(std::string(kHostColumns) + " WHERE deleted_at IS NULL");
+  for (int i = 0; i < rows.rows(); ++i) engine_.upsert_host(placement::host_from_row(host_row(rows, i)));
+  loads_at_ = Clock::now();
+}
+
+void EnginePlacement::sync(pg::Connection& conn) {
+  auto now = Clock::now();
+  if (!loaded_ || now - loaded_at_ > kFullReloadEvery) {
+    full_load(conn);
+    return;
+  }
+  std::vector<int64_t> gap_list;
+  for (const auto& [seq, since] : gaps_) gap_list.push_back(seq);
+  std::vector<std::string> gap_text;
+  for (auto g : gap_list) gap_text.push_back(std::to_string(g));
+  auto changes = conn.query(
+      "SELECT seq, kind, id FROM placement_changes WHERE seq > $1 OR seq = ANY($2::bigint[]) ORDER BY seq",
+      last_seq_, to_pg_array(gap_text));
+  std::set<std::string> instances, hosts, groups;
+  int64_t highest = last_seq_;
+  for (int i = 0; i < changes.rows(); ++i) {
+    int64_t seq = changes.int64(i, 0);
+    auto kind = changes.text(i, 1);
+    auto id = std::string(changes.text(i, 2));
+    if (kind == "instance") {
+      instances.insert(id);
+    } else if (kind == "host") {
+      hosts.insert(id);
+    } else {
+      groups.insert(id);
+    }
+    gaps_.erase(seq);
+    if (seq > highest) {
+      for (int64_t missing = highest + 1; missing < seq; ++missing) {
+        if (seq - missing < 10000) gaps_.emplace(missing, now);
+      }
+      highest = seq;
+    }
+  }
+  last_seq_ = highest;
+  std::erase_if(gaps_, [&](const auto& g) { return now - g.second > kGapExpiry; });
+  // Holds whose rows never came: re-read them (their transaction failed, or is very slow).
+  for (const auto& [id, hold] : holds_) {
+    if (now - hold.since > kHoldExpiry) instances.insert(id);
+  }
+  reload_hosts(conn, {hosts.begin(), hosts.end()});
+  reload_groups(conn, {groups.begin(), groups.end()});
+  reload_instances(conn, {instances.begin(), instances.end()});
+  if (now - loads_at_ > kLoadsEvery) reload_loads(conn);
+}
+
+PlacementOutcome EnginePlacement::place(pg::Connection& conn, const PlacementRequest& request) {
+  std::lock_guard lock(mutex_);
+  sync(conn);
+  auto r = to_request(request);
+  auto decision = engine_.decide(r);
+  PlacementOutcome out;
+  out.explanation = decision.explanation.text();
+  bool only_constraints = !decision.explanation.steps.empty();
+  for (const auto& step : decision.explanation.steps) {
+    out.steps.push_back({{"filter", step.filter},
+                         {"subject", step.subject},
+                         {"excluded", step.excluded},
+                         {"detail", step.detail}});
+    if (step.filter != "trait" && step.filter != "forbidden_trait" && step.filter != "network" &&
+        step.filter != "storage") {
+      only_constraints = false;
+    }
+  }
+  if (decision.host_id) {
+    engine_.allocate(r, *decision.host_id);
+    holds_[r.instance_id] = Hold{r, *decision.host_id, Clock::now()};
+    out.host_id = decision.host_id;
+    return out;
+  }
+  out.no_schedulable_host = engine_.schedulable_hosts() == 0;
+  out.unsatisfiable = only_constraints;
+  return out;
+}
+
+void EnginePlacement::cancel(const std::string& instance_id) {
+  std::lock_guard lock(mutex_);
+  if (holds_.erase(instance_id) > 0) engine_.release(instance_id);
+}
+
+void EnginePlacement::refresh_host(pg::Connection& conn, const std::string& host_id) {
+  std::lock_guard lock(mutex_);
+  auto rows = conn.query("SELECT id FROM instances WHERE host_id = $1", host_id);
+  std::vector<std::string> ids;
+  for (int i = 0; i < rows.rows(); ++i) ids.emplace_back(rows.text(i, 0));
+  // Allocations the engine believes are there but the database does not have.
+  for (const auto& [id, view] : engine_.allocations()) {
+    if (view.host_id == host_id && !holds_.count(id)) ids.push_back(id);
+  }
+  reload_hosts(conn, {host_id});
+  reload_instances(conn, ids);
+}
+
+Placement& default_placement() {
+  static EnginePlacement placement;
+  return placement;
+}
+
+void configure_default_placement(const placement::Config& config) {
+  static_cast<EnginePlacement&>(default_placement()).configure(config);
+}
+
+PlacementRequest placement_request_from_spec(const std::string& instance_id, const nlohmann::json& spec,
+                                             const std::optional<std::string>& affinity_group_id) {
+  auto r = placement::request_from_spec(instance_id, spec, affinity_group_id);
+  return PlacementRequest{.instance_id = instance_id,
+                          .vcpus = r.size.vcpus,
+                          .ram_mib = r.size.ram_mib,
+                          .disk_gib = r.size.disk_gib,
+                          .required_traits = r.required_traits,
+                          .forbidden_traits = r.forbidden_traits,
+                          .networks = r.networks,
+                          .affinity_group_id = affinity_group_id};
+}
+
+}  // namespace harmony::sparkle
