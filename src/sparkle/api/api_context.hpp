@@ -28,6 +28,5 @@ void register_resource_routes(Router& router, ApiContext& ctx);  // hosts, netwo
 void register_image_routes(Router& router, ApiContext& ctx);
 void register_accounting_routes(Router& router, ApiContext& ctx);  // audit events, usage
 void register_openapi_routes(Router& router, ApiContext& ctx);
-void register_placement_routes(Router& router, ApiContext& ctx);  // dry-run, headroom, plans
 
 }  // namespace harmony::sparkle

@@ -11,6 +11,8 @@
 #include "common/version.hpp"
 #include "sparkle/app/application.hpp"
 #include "sparkle/db/migrator.hpp"
+#include "sparkle/placement/placement.hpp"
+#include "sparkle/placement/placement_config.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -19,7 +21,11 @@ SparkleConfig load_config(const std::string& path) {
   if (!std::filesystem::exists(path)) {
     throw ConfigError("configuration file " + path + " does not exist (use --config FILE)");
   }
-  return SparkleConfig::from(ConfigFile::load(path));
+  auto file = ConfigFile::load(path);
+  auto config = SparkleConfig::from(file);
+  // The process's placement engine (one per controller) takes the [placement] section.
+  configure_default_placement(placement::config_from(file));
+  return config;
 }
 
 int create_admin(const SparkleConfig& config, const std::string& username, bool password_stdin) {

@@ -153,10 +153,9 @@ void insert_placed(pg::Connection& conn, const std::string& id, const std::strin
     auto outcome = placement.place(conn, request);
     if (!outcome.host_id) {
       if (!outcome.no_schedulable_host) {
-        ApiError error(outcome.unsatisfiable ? 422 : 409, "no_host",
+        // POST /api/v1/placement/dry-run gives the same explanation step by step.
+        throw ApiError(outcome.unsatisfiable ? 422 : 409, "no_host",
                        "no host can take this instance: " + outcome.explanation, refusal_field(outcome));
-        error.details = {{"explanation", outcome.steps}};
-        throw error;
       }
       conn.query(kInsert, id, tenant_id, name, document, spec.affinity_group_id, std::nullopt);
       return;

@@ -1,7 +1,5 @@
 #include "sparkle/config/sparkle_config.hpp"
 
-#include "sparkle/placement/placement_config.hpp"
-
 namespace harmony::sparkle {
 namespace {
 
@@ -63,7 +61,6 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.controller_id = file.get_string("controller.id", "");
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");
-  c.placement = placement::config_from(file);
   return c;
 }
 

@@ -8,7 +8,6 @@
 #include "sparkle/agents/agent_hub.hpp"
 #include "sparkle/auth/authenticator.hpp"
 #include "sparkle/http/http_server.hpp"
-#include "sparkle/placement/model.hpp"
 
 namespace harmony::sparkle {
 
@@ -27,7 +26,6 @@ struct SparkleConfig {
   std::string image_store_dir = "/var/lib/sparkle/images";
   std::string log_level = "info";
   std::string log_file;
-  placement::Config placement;  // [placement]
 
   static SparkleConfig from(const ConfigFile& file);
 };

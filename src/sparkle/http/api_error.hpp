@@ -15,14 +15,12 @@ struct ApiError : std::runtime_error {
   nlohmann::json to_json() const {
     nlohmann::json error = {{"code", code}, {"message", what()}};
     if (!field.empty()) error["field"] = field;
-    if (!details.is_null()) error["details"] = details;
     return {{"error", error}};
   }
 
   int status;
   std::string code;
   std::string field;
-  nlohmann::json details;  // optional structured detail, e.g. a placement refusal's explanation
 };
 
 inline ApiError bad_request(const std::string& field, const std::string& message) {

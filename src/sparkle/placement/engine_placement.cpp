@@ -17,6 +17,9 @@ constexpr auto kGapExpiry = 10s;
 // Backstop against anything the change log could miss.
 constexpr auto kFullReloadEvery = 300s;
 constexpr auto kLoadsEvery = 10s;
+// The change log keeps 10 minutes, more than the full reload period: a controller that is
+// further behind reloads everything anyway.
+constexpr auto kPruneEvery = 60s;
 
 constexpr const char* kHostColumns =
     "SELECT id, name, spec, hardware, array_to_json(traits) AS traits, status, state, enrollment,"
@@ -196,6 +199,14 @@ void EnginePlacement::sync(pg::Connection& conn) {
   reload_groups(conn, {groups.begin(), groups.end()});
   reload_instances(conn, {instances.begin(), instances.end()});
   if (now - loads_at_ > kLoadsEvery) reload_loads(conn);
+  if (now - pruned_at_ > kPruneEvery) {
+    pruned_at_ = now;
+    // SKIP LOCKED: another controller pruning at the same time never makes this request wait.
+    conn.query(
+        "DELETE FROM placement_changes WHERE seq IN (SELECT seq FROM placement_changes WHERE seq <= $1"
+        " AND at < now() - interval '10 minutes' ORDER BY seq LIMIT 10000 FOR UPDATE SKIP LOCKED)",
+        last_seq_);
+  }
 }
 
 PlacementOutcome EnginePlacement::place(pg::Connection& conn, const PlacementRequest& request) {

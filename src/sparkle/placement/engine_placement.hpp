@@ -56,6 +56,7 @@ class EnginePlacement : public Placement {
   std::unordered_map<std::string, Hold> holds_;
   Clock::time_point loaded_at_{};
   Clock::time_point loads_at_{};
+  Clock::time_point pruned_at_{};
 };
 
 }  // namespace harmony::sparkle

@@ -1,4 +1,5 @@
-#include "sparkle/api/api_context.hpp"
+#include "sparkle/placement/placement_routes.hpp"
+
 #include "sparkle/api/json_body.hpp"
 #include "sparkle/auth/access.hpp"
 #include "sparkle/http/api_error.hpp"
@@ -140,7 +141,6 @@ Response rebalance(ApiContext& ctx, Request& request) {
 }  // namespace
 
 void register_placement_routes(Router& router, ApiContext& ctx) {
-  configure_default_placement(ctx.config.placement);
   router.add("POST", "/api/v1/placement/dry-run", [&ctx](Request& r) { return dry_run(ctx, r); });
   router.add("GET", "/api/v1/placement/headroom", [&ctx](Request& r) { return headroom(ctx, r); });
   router.add("GET", "/api/v1/placement/rebalance", [&ctx](Request& r) { return rebalance(ctx, r); });
