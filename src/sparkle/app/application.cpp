@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/systemd_notify.hpp"
 #include "sparkle/db/migrator.hpp"
 
 namespace harmony::sparkle {
@@ -55,9 +56,11 @@ int Application::run() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {} received: finishing requests in flight", signal);
+    notify_stopping();
     server_.stop();
   });
 
+  notify_ready();
   std::vector<std::thread> threads;
   for (int i = 1; i < config_.http_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
   ioc_.run();

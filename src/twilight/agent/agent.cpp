@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/logging.hpp"
+#include "common/systemd_notify.hpp"
 #include "common/version.hpp"
 #include "twilight/agent/hardware_report.hpp"
 #include "twilight/lib/discovery.hpp"
@@ -126,6 +127,8 @@ int Agent::run() {
   push_work(Work::hello(true));
   push_work(Work::report(false));
   worker_ = std::thread([this] { work_loop(); });
+  // Ready once it works on its own: connecting to the controller may take as long as it likes.
+  notify_ready();
 
   auto next_heartbeat = Clock::now();
   auto next_recheck = Clock::now() + config_.recheck_interval;
