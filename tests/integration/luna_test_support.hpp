@@ -43,6 +43,15 @@ inline void write_file(const fs::path& path, const std::string& content) {
   out << content;
 }
 
+// Where a luna started by a test logs: HARMONY_TEST_LOG_DIR when set (scripts/check-logs then
+// scans it for the secrets tests remembered), else `fallback`.
+inline fs::path luna_log_path(const fs::path& fallback_dir) {
+  static int counter = 0;
+  const char* dir = std::getenv("HARMONY_TEST_LOG_DIR");
+  if (dir == nullptr) return fallback_dir / "luna.log";
+  return fs::path(dir) / ("luna-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log");
+}
+
 class TempDir {
  public:
   TempDir() {

@@ -245,6 +245,27 @@ TEST(ProtoMessages, EveryBodyTypeSurvivesEncodeAndDecode) {
       MetricsBatch{.interval_s = 10, .host = {.cpu_pct = 0.5}, .domains = {}},
       ErrorMessage{.code = "stale_epoch", .message = "epoch 3 < 4"},
       ResyncRequest{.reason = ResyncReason::new_incarnation},
+      LunaDesiredState{.luna_id = "9d3b1f6e-2c4a-4e8b-a7d0-5f1c3e9b2a84",
+                       .revision = 3,
+                       .profiles = {{.name = "node", .kernel = "vmlinuz", .initrd = "initrd.img"}},
+                       .hosts = {{.id = "5b0e7c1a-3f2d-4c8e-9a41-7d2e6f0b9c13",
+                                  .macs = {"52:54:00:12:34:56"},
+                                  .ip = "10.99.0.20",
+                                  .boot_profile = "node",
+                                  .fence_methods = {{.agent = "fence_ipmilan",
+                                                     .parameters = {{"ip", "10.98.0.20"}},
+                                                     .secrets = {{"password", "p"}},
+                                                     .timeout_seconds = 20}}}}},
+      FenceRequest{.request_id = "c4e2a7b9-1d3f-4a6c-8e0b-2f5d7a9c1e3b",
+                   .host_id = "5b0e7c1a-3f2d-4c8e-9a41-7d2e6f0b9c13",
+                   .action = FenceAction::reboot},
+      FenceResult{
+          .request_id = "c4e2a7b9-1d3f-4a6c-8e0b-2f5d7a9c1e3b",
+          .host_id = "5b0e7c1a-3f2d-4c8e-9a41-7d2e6f0b9c13",
+          .action = FenceAction::off,
+          .success = false,
+          .power = FencePower::unknown,
+          .attempts = {{.agent = "fence_ipmilan", .timed_out = true, .message = "killed", .took_ms = 5}}},
   };
   for (const auto& body : bodies) {
     SCOPED_TRACE(std::string(type_name(body)));

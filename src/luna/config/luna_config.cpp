@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <fstream>
+
+#include "common/transport/curve_keys.hpp"
+
 namespace harmony::luna {
 namespace {
 
@@ -40,6 +44,13 @@ LunaConfig LunaConfig::from(const ConfigFile& file) {
   LunaConfig c;
   c.state_dir = file.get_string("luna.state_dir", c.state_dir.string());
   c.hosts_file = file.get_string("luna.hosts_file", "");
+  c.controller.endpoint = file.get_string("controller.endpoint", "");
+  c.controller.server_public_key = file.get_string("controller.server_public_key", "");
+  if (!c.controller.server_public_key.empty() && !transport::is_z85_key(c.controller.server_public_key)) {
+    throw ConfigError("controller.server_public_key must be a 40-character Z85 key");
+  }
+  c.controller.server_public_key_file = file.get_string("controller.server_public_key_file", "");
+  c.controller.heartbeat_interval = std::chrono::seconds(positive(file, "controller.heartbeat_seconds", 2));
   c.dhcp.enabled = file.get_bool("dhcp.enabled", c.dhcp.enabled);
   c.dhcp.binary = file.get_string("dhcp.dnsmasq", c.dhcp.binary);
   c.dhcp.interface = plain(file, "dhcp.interface", c.dhcp.interface);
@@ -58,6 +69,23 @@ LunaConfig LunaConfig::from(const ConfigFile& file) {
   c.log_level = file.get_string("log.level", c.log_level);
   c.log_file = file.get_string("log.file", "");
   return c;
+}
+
+std::string configured_server_key(const ControllerConfig& controller) {
+  if (!controller.server_public_key.empty()) return controller.server_public_key;
+  if (controller.server_public_key_file.empty()) {
+    throw ConfigError("controller.endpoint is set but neither controller.server_public_key nor _file");
+  }
+  std::ifstream in(controller.server_public_key_file);
+  if (!in)
+    throw ConfigError("cannot read controller.server_public_key_file " + controller.server_public_key_file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("public=")) line = line.substr(7);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (transport::is_z85_key(line)) return line;
+  }
+  throw ConfigError(controller.server_public_key_file + " holds no Z85 public key");
 }
 
 }  // namespace harmony::luna

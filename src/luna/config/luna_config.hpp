@@ -35,11 +35,19 @@ struct FencingSettings {
   std::chrono::seconds default_timeout{30};
 };
 
+struct ControllerConfig {
+  std::string endpoint;                // empty: no controller; the hosts file says what to serve
+  std::string server_public_key;       // Z85
+  std::string server_public_key_file;  // or a file with it (a bare key or a "public=" line)
+  std::chrono::seconds heartbeat_interval{2};
+};
+
 // /etc/luna/luna.conf (packaging/etc/luna/luna.conf documents every key).
 struct LunaConfig {
   std::filesystem::path state_dir = "/var/lib/luna";
   // A JSON file with the hosts to serve (LunaDesiredState), for running without a controller.
   std::filesystem::path hosts_file;
+  ControllerConfig controller;
   DhcpSettings dhcp;
   FencingSettings fencing;
   std::string log_level = "info";
@@ -48,5 +56,9 @@ struct LunaConfig {
   // Throws ConfigError naming the key.
   static LunaConfig from(const ConfigFile& file);
 };
+
+// The controller's key from server_public_key or server_public_key_file. Throws ConfigError when
+// a controller is set and no key is found.
+std::string configured_server_key(const ControllerConfig& controller);
 
 }  // namespace harmony::luna

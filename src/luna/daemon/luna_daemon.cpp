@@ -5,6 +5,7 @@
 
 #include "common/logging.hpp"
 #include "common/version.hpp"
+#include "luna/agent/protocol_mapping.hpp"
 #include "luna/dnsmasq/boot_files.hpp"
 #include "luna/dnsmasq/dnsmasq_config.hpp"
 #include "luna/model/desired_state_json.hpp"
@@ -21,8 +22,15 @@ LunaDaemon::LunaDaemon(LunaConfig config)
     : config_(std::move(config)),
       log_(component_logger("luna")),
       paths_(DnsmasqPaths::in(config_.state_dir / "dnsmasq")),
-      events_(paths_.events.string()) {
+      events_(paths_.events.string()),
+      fence_runner_(config_.fencing) {
   fs::create_directories(config_.state_dir / "dnsmasq");
+  fence_worker_ = std::make_unique<FenceWorker>(fence_runner_);
+  if (!config_.controller.endpoint.empty()) {
+    ControllerSettings settings{config_.controller.endpoint, configured_server_key(config_.controller),
+                                config_.controller.heartbeat_interval};
+    controller_ = std::make_unique<ControllerLink>(config_.state_dir, std::move(settings));
+  }
   if (config_.dhcp.enabled) {
     DnsmasqSupervisorOptions options;
     options.binary = config_.dhcp.binary;
@@ -37,13 +45,13 @@ LunaDaemon::~LunaDaemon() = default;
 int LunaDaemon::run() {
   log_->info("luna {} state {} dhcp {} on {}", kVersion, config_.state_dir.string(),
              config_.dhcp.enabled ? "enabled" : "disabled", config_.dhcp.interface);
-  if (config_.hosts_file.empty()) {
+  if (config_.hosts_file.empty() || controller_) {
     // Nothing to serve yet, but dnsmasq runs so that a misconfiguration shows at once.
     apply(LunaDesiredState{});
   }
   while (!stopping_.load()) {
     try {
-      if (!config_.hosts_file.empty()) load_hosts_file();
+      if (!config_.hosts_file.empty() && !controller_) load_hosts_file();
       if (dnsmasq_) dnsmasq_->poll();
       for (const auto& event : events_.read_new()) {
         if (event.kind == DhcpEvent::Kind::tftp_sent) {
@@ -52,12 +60,21 @@ int LunaDaemon::run() {
           log_->info("dhcp: {} {} {} {}", to_string(event.kind), event.mac, event.ip, event.name);
         }
       }
+      if (controller_) {
+        serve_controller();
+      } else {
+        std::this_thread::sleep_for(kTick);
+      }
     } catch (const std::exception& e) {
       log_->error("{}", e.what());
+      std::this_thread::sleep_for(kTick);
     }
-    std::this_thread::sleep_for(kTick);
   }
   log_->info("stopping");
+  // A fence in progress finishes first (its agent has its own timeout): killing it half-way
+  // could leave a host neither on nor off.
+  fence_worker_.reset();
+  controller_.reset();
   if (dnsmasq_) dnsmasq_->stop();
   log_->info("stopped");
   return 0;
@@ -87,7 +104,32 @@ void LunaDaemon::load_hosts_file() {
   }
 }
 
+void LunaDaemon::serve_controller() {
+  // Waiting on the socket is the loop's pause.
+  if (auto reaction = controller_->poll(kTick)) {
+    if (reaction->desired) apply(from_proto(*reaction->desired));
+    for (auto& request : reaction->fence_requests) {
+      std::vector<FenceMethod> methods;
+      bool served = false;
+      for (const auto& host : served_.hosts) {
+        if (host.id == request.host_id) {
+          methods = host.fence_methods;
+          served = true;
+        }
+      }
+      log_->info("fence request {}: {} host {}{}", request.request_id, proto::to_string(request.action),
+                 request.host_id, served ? "" : " (not served here: no method)");
+      fence_worker_->submit(std::move(request), std::move(methods));
+    }
+  }
+  for (auto& result : fence_worker_->take_results()) {
+    log_->info("fence request {}: {}", result.request_id, result.success ? "succeeded" : "failed");
+    controller_->send(std::move(result));
+  }
+}
+
 void LunaDaemon::apply(const LunaDesiredState& desired) {
+  served_ = desired;
   if (!dnsmasq_) return;
   auto rendered = render_dnsmasq(config_.dhcp, desired, paths_);
   // Scripts first: a host that gets its lease after the SIGHUP must find its script there.

@@ -16,6 +16,8 @@
 #include "sparkle/agents/heartbeat_buffer.hpp"
 #include "sparkle/agents/host_key_authorizer.hpp"
 #include "sparkle/agents/metrics_ingest.hpp"
+#include "sparkle/luna/host_outage.hpp"
+#include "sparkle/luna/luna_store.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -132,7 +134,20 @@ void AgentHub::run() {
     std::vector<proto::DesiredState> documents;
     {
       auto conn = db_.acquire();
-      documents = build_desired_states(*conn, host_ids, s.bootstrap);
+      // A Luna gets the hosts it serves, then every fence request it has not answered yet; its
+      // document is never kept, so that a resend also carries the open requests.
+      auto lunas = luna_service_ids(*conn);
+      std::vector<std::string> hosts;
+      for (const auto& id : host_ids) {
+        if (!lunas.contains(id)) {
+          hosts.push_back(id);
+          continue;
+        }
+        if (send(id, build_luna_desired_state(*conn, id))) ++counters_.desired_sent;
+        for (auto& request : open_fence_requests(*conn, id)) send(id, std::move(request));
+      }
+      if (hosts.empty()) return;
+      documents = build_desired_states(*conn, hosts, s.bootstrap);
       assign_revisions(*conn, documents);
     }
     for (auto& document : documents) {
@@ -212,6 +227,8 @@ void AgentHub::run() {
                 ingest_metrics(db_, epoch, host_id, body);
               } else if constexpr (std::is_same_v<T, proto::ResyncRequest>) {
                 resync = true;
+              } else if constexpr (std::is_same_v<T, proto::FenceResult>) {
+                ingest_fence_result(db_, epoch, host_id, body);
               } else if constexpr (std::is_same_v<T, proto::ErrorMessage>) {
                 spdlog::warn("host {} refused message {}: {} ({})", host_id, body.in_reply_to_seq.value_or(0),
                              body.code, body.message);
@@ -284,6 +301,7 @@ void AgentHub::run() {
         s.last_housekeeping = now;
         int64_t epoch = leadership_.current_epoch();
         mark_stale_hosts(db_, epoch, options_.stale_after.count());
+        advance_host_outages(db_, epoch, options_.stale_after.count());
         place_waiting_instances(db_, epoch);
         std::erase_if(s.connected, [&](const auto& entry) {
           if (now - entry.second <= options_.stale_after * 3) return false;

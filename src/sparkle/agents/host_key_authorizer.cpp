@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/transport/curve_keys.hpp"
+#include "sparkle/luna/luna_store.hpp"
 
 namespace harmony::sparkle {
 
 std::optional<std::string> authorize_host_key(pg::Pool& db, const std::string& public_key,
                                               const std::string& peer_address) {
+  if (auto luna = authorize_luna_key(db, public_key)) return luna;
   auto conn = db.acquire();
   auto host = conn->query(
       "SELECT id, enrollment FROM hosts WHERE curve_public_key = $1 AND deleted_at IS NULL", public_key);
