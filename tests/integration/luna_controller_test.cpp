@@ -3,6 +3,7 @@
 #include "common/pg/connection.hpp"
 #include "common/transport/curve_keys.hpp"
 #include "integration/luna_test_support.hpp"
+#include "support/http_client.hpp"
 #include "support/secret_registry.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
@@ -196,6 +197,66 @@ TEST_F(LunaController, AHostNobodyCanFenceStaysSuspectWithAnAlert) {
   ASSERT_TRUE(eventually(
       [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "online"; },
       15s));
+}
+
+TEST_F(LunaController, TheApiStoresFenceCredentialsWithoutEverReturningThem) {
+  auto conn = db();
+  auto luna =
+      conn.query("INSERT INTO luna_services (name, curve_public_key) VALUES ('luna-api', $1) RETURNING id",
+                 keys_.public_key);
+  auto host = conn.query("INSERT INTO hosts (name, state) VALUES ('api-node', 'online') RETURNING id");
+  conn.query("INSERT INTO boot_profiles (name) VALUES ('node') ON CONFLICT DO NOTHING");
+  const std::string host_id(host.text(0, 0));
+  const std::string path = "/api/v1/hosts/" + host_id + "/provisioning";
+  harmony::test::HttpClient admin(sparkle_->port());
+  ASSERT_EQ(admin.login(harmony::test::SparkleProcess::kAdminUser, sparkle_->admin_password()).status, 201);
+  EXPECT_EQ(admin.get(path).status, 404);
+
+  nlohmann::json body = {{"luna_id", luna.text(0, 0)},
+                         {"macs", {"52:54:00:12:34:99"}},
+                         {"ip", "10.99.0.99"},
+                         {"boot_profile", "node"},
+                         {"image_version", "2024.05.1"},
+                         {"fence_methods",
+                          {{{"agent", "fence_ipmilan"},
+                            {"parameters", {{"ip", "10.98.0.99"}, {"username", "admin"}}},
+                            {"secrets", {{"password", kPassword}}},
+                            {"timeout_seconds", 20}}}}};
+  auto put = admin.put(path, body);
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(put.body.find(kPassword), std::string::npos);
+  EXPECT_EQ(put.json()["fence_methods"][0]["secret_keys"], nlohmann::json::array({"password"}));
+  auto got = admin.get(path);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body.find(kPassword), std::string::npos);
+  EXPECT_EQ(got.json()["macs"], nlohmann::json::array({"52:54:00:12:34:99"}));
+  EXPECT_EQ(db().query("SELECT secrets->>'password' FROM host_fence_methods WHERE host_id = $1", host_id)
+                .text(0, 0),
+            kPassword);
+
+  // Bad input names the field, never the secret.
+  auto bad = body;
+  bad["fence_methods"][0]["agent"] = "/bin/sh";
+  EXPECT_EQ(admin.put(path, bad).json()["error"]["field"], "fence_methods[0].agent");
+  bad = body;
+  bad["fence_methods"][0]["secrets"]["password"] = std::string(kPassword) + "\naction=on";
+  auto multiline = admin.put(path, bad);
+  EXPECT_EQ(multiline.status, 400);
+  EXPECT_EQ(multiline.body.find(kPassword), std::string::npos);
+  bad = body;
+  bad["macs"] = {"52:54:00:AA:BB:CC"};
+  EXPECT_EQ(admin.put(path, bad).json()["error"]["field"], "macs");
+
+  // An operator confirms by hand that a host nobody could fence is off: audited.
+  auto confirm = "/api/v1/hosts/" + host_id + "/confirm-off";
+  EXPECT_EQ(admin.post(confirm, nlohmann::json::object()).status, 409);  // online: nothing to confirm
+  db().query("UPDATE hosts SET state = 'fencing' WHERE id = $1", host_id);
+  auto confirmed = admin.post(confirm, nlohmann::json::object());
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_EQ(confirmed.json()["state"], "fenced");
+  EXPECT_EQ(db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0), "fenced");
+  EXPECT_FALSE(db().query("SELECT 1 FROM audit_events WHERE target_id = $1", host_id).empty());
+  EXPECT_EQ(read_file(sparkle_->log_path()).find(kPassword), std::string::npos);
 }
 
 TEST_F(LunaController, AnUnenrolledKeyGetsNothing) {
