@@ -18,6 +18,8 @@ void record(pg::Connection& conn, const std::string& host_id, const std::string&
 
 }  // namespace
 
+// State changes reach the events table through the hosts trigger (sql/022); only what is not a
+// state change is recorded here: the alerts.
 int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_seconds) {
   return db.transact([&](pg::Connection& conn) -> int64_t {
     require_epoch(conn, epoch);
@@ -28,15 +30,11 @@ int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_se
         "=> $1)"
         " RETURNING id",
         stale_after_seconds);
-    for (int r = 0; r < back.rows(); ++r) record(conn, std::string(back.text(r, 0)), "host_online", {});
     changed += back.rows();
 
     auto suspects = conn.query(
         "UPDATE hosts SET state = 'suspect', updated_at = now() WHERE state = 'stale' AND deleted_at IS NULL"
         " RETURNING id");
-    for (int r = 0; r < suspects.rows(); ++r) {
-      record(conn, std::string(suspects.text(r, 0)), "host_suspect", {{"reason", "heartbeats missed"}});
-    }
     changed += suspects.rows();
 
     // Fenceable suspects: a Luna serves them and they have a fence method.
@@ -51,7 +49,6 @@ int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_se
         " FROM requested WHERE hosts.id = requested.host_id RETURNING hosts.id, requested.id");
     for (int r = 0; r < fencing.rows(); ++r) {
       const std::string host_id(fencing.text(r, 0));
-      record(conn, host_id, "host_fencing", {{"fence_request_id", fencing.text(r, 1)}});
       spdlog::warn("host {} stopped sending heartbeats: fencing it (request {})", host_id,
                    fencing.text(r, 1));
     }
@@ -73,11 +70,10 @@ int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_se
 void settle_fencing(pg::Connection& conn, const std::string& host_id, bool off_succeeded, bool failed,
                     const std::string& request_id) {
   if (off_succeeded) {
-    auto fenced = conn.query(
+    conn.query(
         "UPDATE hosts SET state = 'fenced', status = status - 'outage_alert', updated_at = now()"
-        " WHERE id::text = $1 AND state = 'fencing' RETURNING id",
+        " WHERE id::text = $1 AND state = 'fencing'",
         host_id);
-    if (!fenced.empty()) record(conn, host_id, "host_fenced", {{"fence_request_id", request_id}});
   } else if (failed) {
     auto alert = conn.query(
         "UPDATE hosts SET status = status || jsonb_build_object('outage_alert',"

@@ -13,7 +13,8 @@ namespace harmony::sparkle {
 // A fence request that fails leaves the host `fencing` with an alert in its status and nothing is
 // restarted; a host nobody can fence stays `suspect` with an alert. A suspect host whose heartbeats
 // came back before fencing began is online again; once fencing began only the fence result decides.
-// Every transition is one transaction that checks the epoch, and is recorded in the events table.
+// Every transition is one transaction that checks the epoch; state changes reach the events table
+// (and GET /api/v1/events) through the hosts trigger, the alerts are events of their own.
 // Returns how many hosts changed state.
 int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_seconds);
 
