@@ -1,8 +1,8 @@
 #include "sparkle/api/request_middleware.hpp"
 #include "sparkle/app/application.hpp"
 #include "sparkle/events/event_routes.hpp"
-#include "sparkle/placement/placement_routes.hpp"
 #include "sparkle/luna/luna_routes.hpp"
+#include "sparkle/placement/placement_routes.hpp"
 
 namespace harmony::sparkle {
 
