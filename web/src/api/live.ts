@@ -39,9 +39,12 @@ export const EVENT_KINDS = [
   'fc_port_up',
 ]
 
+const SLOW_POLL_MS = 30000
+
 export class LiveUpdates {
   private source: EventSourceLike | null = null
   private timer: ReturnType<typeof setInterval> | null = null
+  private slowTimer: ReturnType<typeof setInterval> | null = null
   private streamFailures = 0
   mode: 'stream' | 'polling' | 'stopped' = 'stopped'
 
@@ -60,6 +63,9 @@ export class LiveUpdates {
       this.streamFailures = 0
       this.stopPolling()
       this.mode = 'stream'
+      // Only instances, volumes and hosts have events: a slow poll picks up the rest (networks,
+      // images...) that other users change.
+      this.slowTimer ??= setInterval(() => this.options.onChange(null), SLOW_POLL_MS)
       // Whatever happened while the stream was down is unknown: read everything once.
       this.options.onChange(null)
     }
@@ -88,6 +94,8 @@ export class LiveUpdates {
 
   private poll(): void {
     this.mode = 'polling'
+    if (this.slowTimer) clearInterval(this.slowTimer)
+    this.slowTimer = null
     if (this.timer) return
     this.timer = setInterval(() => this.options.onChange(null), this.options.pollMs ?? 3000)
   }
@@ -108,6 +116,8 @@ export class LiveUpdates {
 
   stop(): void {
     this.stopPolling()
+    if (this.slowTimer) clearInterval(this.slowTimer)
+    this.slowTimer = null
     this.source?.close()
     this.source = null
     this.mode = 'stopped'
