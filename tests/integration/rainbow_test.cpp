@@ -2,6 +2,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
 #include <memory>
 
 #include "common/crypto/sha256.hpp"
@@ -288,4 +295,53 @@ TEST(RainbowProcessTest, AnswersHelpAndVersion) {
   auto [bad_status, bad] = run("--config /nonexistent/rainbow.conf");
   EXPECT_NE(bad_status, 0);
   EXPECT_NE(bad.find("/nonexistent/rainbow.conf"), std::string::npos) << bad;
+}
+
+TEST_F(RainbowTest, EventStreamIsRelayedAsItComes) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  Browser browser(rainbow->port());
+  browser.open();
+  ASSERT_EQ(browser.login("east", SparkleProcess::kAdminUser, east->admin_password()).status, 200);
+
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::address_v4::loopback(), rainbow->port()});
+  // Blocking reads give up after a second, so that a missing event fails the test instead of hanging it.
+  timeval second{1, 0};
+  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
+  http::request<http::empty_body> request{http::verb::get, "/clouds/east/api/v1/events", 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::cookie, browser.cookie());
+  request.set(http::field::accept, "text/event-stream");
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  http::read_header(socket, buffer, parser);
+  ASSERT_EQ(parser.get().result_int(), 200u);
+  EXPECT_EQ(parser.get()[http::field::content_type], "text/event-stream");
+
+  std::string received;
+  auto wait_for = [&](const std::string& needle) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (received.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::array<char, 4096> chunk;
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      beast::error_code ec;
+      http::read_some(socket, buffer, parser, ec);
+      received.append(chunk.data(), chunk.size() - parser.get().body().size);
+      if (ec && ec != http::error::need_buffer && ec != asio::error::would_block &&
+          ec != asio::error::try_again)
+        break;
+    }
+    return received.find(needle) != std::string::npos;
+  };
+  // Sparkle opens every stream with a comment; it must come through at once, not when the stream ends.
+  EXPECT_TRUE(wait_for(": events")) << received;
+  auto host = browser.post("/clouds/east/api/v1/hosts", {{"name", "relayed-host"}});
+  ASSERT_EQ(host.status, 201) << host.body;
+  EXPECT_TRUE(wait_for("event: created")) << received;
+  EXPECT_NE(received.find(host.json().at("id").get<std::string>()), std::string::npos) << received;
 }

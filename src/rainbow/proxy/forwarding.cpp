@@ -25,8 +25,9 @@ std::optional<std::string> upstream_target(const std::string& rest, const sparkl
 }
 
 HeaderList forwarded_headers(const sparkle::Request& request) {
-  static constexpr std::array kPassed{"content-type", "accept", "if-match", "idempotency-key",
-                                      "x-image-sha256"};
+  // Last-Event-ID: an event stream resumes where the browser's EventSource left off.
+  static constexpr std::array kPassed{"content-type",    "accept",         "if-match",
+                                      "idempotency-key", "x-image-sha256", "last-event-id"};
   HeaderList out;
   for (const char* name : kPassed) {
     if (auto value = request.header(name)) out.emplace_back(name, *value);

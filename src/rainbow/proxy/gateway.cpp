@@ -5,6 +5,7 @@
 #include <future>
 
 #include "common/crypto/constant_time.hpp"
+#include "rainbow/proxy/event_relay.hpp"
 #include "rainbow/proxy/forwarding.hpp"
 #include "sparkle/http/api_error.hpp"
 
@@ -204,14 +205,12 @@ Response Gateway::forward(Request& request) {
   require_csrf(request, session);
   const auto& login = require_login(session, target);
   const auto& rest = request.param("rest");
-  if (rest == "events") {
-    // Streams cannot go through this buffered path; the dashboard falls back to polling.
-    throw ApiError(501, "not_implemented", "the event stream is not forwarded by this Rainbow");
-  }
   auto path = upstream_target(rest, request);
   if (!path) throw sparkle::not_found("path " + request.path);
   auto headers = forwarded_headers(request);
   headers.emplace_back("authorization", "Bearer " + login.token);
+  if (rest == "events" && request.method == "GET")
+    return forward_events(request, target, session, *path, headers);
   UpstreamResponse answer;
   try {
     answer = exchange(target).send({request.method, *path, std::move(headers), request.body});
@@ -221,6 +220,33 @@ Response Gateway::forward(Request& request) {
   // The token expired or was revoked elsewhere: forget it, so the dashboard asks to log in.
   if (answer.status == 401) sessions_.drop_login(session.id, target.name);
   return browser_response(answer, target.name);
+}
+
+Response Gateway::forward_events(const Request& request, const CloudConfig& target,
+                                 const SessionView& session, const std::string& path,
+                                 const HeaderList& headers) {
+  auto upstream = std::make_unique<UpstreamExchange>(target.url, config_.upstream_timeout, kMaxResponseBytes);
+  UpstreamResponse head;
+  try {
+    head = upstream->send_and_read_head({"GET", path, headers, ""});
+    if (head.status != 200) {
+      // An error (401, 404 from a Sparkle without the stream...): a short body, relayed whole.
+      bool done = false;
+      while (!done) head.body += upstream->read_some(config_.upstream_timeout, done);
+    }
+  } catch (const UpstreamUnavailable& e) {
+    throw unavailable(target, e.what());
+  }
+  if (head.status != 200) {
+    if (head.status == 401) sessions_.drop_login(session.id, target.name);
+    return browser_response(head, target.name);
+  }
+  spdlog::info("request {}: relaying the event stream of cloud {}", request.request_id, target.name);
+  Response response;
+  response.status = 200;
+  response.content_type = "text/event-stream";
+  response.stream = std::make_shared<EventRelay>(std::move(upstream));
+  return response;
 }
 
 namespace {

@@ -33,6 +33,9 @@ class Gateway {
   SessionView require_session(const sparkle::Request& request);
   void require_csrf(const sparkle::Request& request, const SessionView& session) const;
   UpstreamExchange exchange(const CloudConfig& cloud) const;
+  sparkle::Response forward_events(const sparkle::Request& request, const CloudConfig& target,
+                                   const SessionView& session, const std::string& path,
+                                   const HeaderList& headers);
   const CloudLogin& require_login(const SessionView& session, const CloudConfig& cloud) const;
   void revoke(const CloudConfig& cloud, const std::string& token) const;
   nlohmann::json probe(const CloudConfig& cloud) const;

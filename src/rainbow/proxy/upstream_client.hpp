@@ -50,6 +50,12 @@ class UpstreamExchange {
   void write_chunk(std::string_view chunk);
   UpstreamResponse finish_stream();
 
+  // A response read as it comes (event streams): send() the request and read only the head;
+  // then read_some() until `done`. abort() may be called from any thread to end a blocked read.
+  UpstreamResponse send_and_read_head(const UpstreamRequest& request);
+  std::string read_some(std::chrono::milliseconds deadline, bool& done);
+  void abort();
+
  private:
   void connect();
   UpstreamResponse read_response();
@@ -64,6 +70,8 @@ class UpstreamExchange {
   boost::beast::tcp_stream stream_;
   struct Streaming;
   std::unique_ptr<Streaming> streaming_;
+  struct Incoming;
+  std::unique_ptr<Incoming> incoming_;
 };
 
 }  // namespace harmony::rainbow
