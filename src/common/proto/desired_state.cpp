@@ -228,6 +228,18 @@ void from_json(const nlohmann::json& j, Bootstrap& value) {
   r.required("cluster_id", value.cluster_id, fields::non_empty);
 }
 
+void to_json(nlohmann::json& j, const AgentApi& value) {
+  j = nlohmann::json::object();
+  put(j, "url", value.url);
+  put(j, "token", value.token);
+}
+
+void from_json(const nlohmann::json& j, AgentApi& value) {
+  fields::ObjectReader r(j);
+  r.required("url", value.url, fields::non_empty);
+  r.required("token", value.token, fields::non_empty);
+}
+
 void to_json(nlohmann::json& j, const DesiredState& value) {
   j = nlohmann::json::object();
   put(j, "revision", value.revision);
@@ -236,6 +248,7 @@ void to_json(nlohmann::json& j, const DesiredState& value) {
   put(j, "volumes", value.volumes);
   put(j, "networks", value.networks);
   put(j, "bootstrap", value.bootstrap);
+  put(j, "agent_api", value.agent_api);
 }
 
 void from_json(const nlohmann::json& j, DesiredState& value) {
@@ -246,6 +259,7 @@ void from_json(const nlohmann::json& j, DesiredState& value) {
   r.required("volumes", value.volumes);
   r.required("networks", value.networks);
   r.required("bootstrap", value.bootstrap);
+  r.optional("agent_api", value.agent_api);
   require_unique_ids(value.instances, "instances");
   require_unique_ids(value.volumes, "volumes");
   require_unique_ids(value.networks, "networks");

@@ -132,6 +132,16 @@ struct Bootstrap {
   bool operator==(const Bootstrap&) const = default;
 };
 
+// How the agent reaches Sparkle's HTTP API for what does not belong on the message channel (image
+// files, console output): a base URL and this host's own bearer credential. It travels only over
+// the CURVE channel and is never logged.
+struct AgentApi {
+  std::string url;    // e.g. "http://10.0.0.11:8080"; relative image URLs are resolved against it
+  std::string token;  // "Authorization: Bearer <token>" on /api/v1/agent/... routes
+
+  bool operator==(const AgentApi&) const = default;
+};
+
 // Sparkle -> agent: everything the host should run, as a whole. Applying it twice changes
 // nothing. Resources missing from it are not the agent's to touch; removals come as `deleted`.
 struct DesiredState {
@@ -143,6 +153,7 @@ struct DesiredState {
   std::vector<HostVolume> volumes;
   std::vector<Network> networks;
   Bootstrap bootstrap;
+  std::optional<AgentApi> agent_api;  // absent: the controller serves no agent HTTP API
 
   bool operator==(const DesiredState&) const = default;
 };
@@ -163,6 +174,8 @@ void to_json(nlohmann::json& j, const Network& value);
 void from_json(const nlohmann::json& j, Network& value);
 void to_json(nlohmann::json& j, const Bootstrap& value);
 void from_json(const nlohmann::json& j, Bootstrap& value);
+void to_json(nlohmann::json& j, const AgentApi& value);
+void from_json(const nlohmann::json& j, AgentApi& value);
 void to_json(nlohmann::json& j, const DesiredState& value);
 void from_json(const nlohmann::json& j, DesiredState& value);
 

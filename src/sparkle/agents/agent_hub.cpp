@@ -79,6 +79,7 @@ AgentHub::AgentHub(pg::Pool& db, const std::string& conninfo, const Leadership& 
                    AgentHubOptions options)
     : db_(db), conninfo_(conninfo), leadership_(leadership), options_(std::move(options)) {
   keys_ = transport::load_or_create_keypair(options_.server_key_file);
+  credentials_ = std::make_unique<AgentCredentials>(keys_);
 }
 
 AgentHub::~AgentHub() {
@@ -148,6 +149,11 @@ void AgentHub::run() {
       }
       if (hosts.empty()) return;
       documents = build_desired_states(*conn, hosts, s.bootstrap);
+      if (!options_.api_url.empty()) {
+        for (auto& document : documents) {
+          document.agent_api = proto::AgentApi{options_.api_url, credentials_->issue(document.host_id)};
+        }
+      }
       assign_revisions(*conn, documents);
     }
     for (auto& document : documents) {

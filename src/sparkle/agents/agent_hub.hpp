@@ -12,6 +12,7 @@
 #include "common/pg/pool.hpp"
 #include "common/proto/desired_state.hpp"
 #include "common/transport/curve_keys.hpp"
+#include "sparkle/agents/agent_credentials.hpp"
 #include "sparkle/leadership/leadership.hpp"
 
 namespace harmony::sparkle {
@@ -22,6 +23,9 @@ struct AgentHubOptions {
   std::string server_key_file;  // CURVE server keys; created on first start
   std::string advertise;        // endpoint agents are told to use; default: the bound endpoint
   std::string cluster_id = "harmony";
+  // Sparkle's HTTP base URL as agents reach it (image files, console output); sent to each host
+  // with its credential. Empty: derived from the HTTP listen address once bound.
+  std::string api_url;
   std::chrono::seconds stale_after{10};
   std::chrono::seconds resend_every{30};
 };
@@ -59,6 +63,7 @@ class AgentHub {
   const Leadership& leadership_;
   AgentHubOptions options_;
   transport::CurveKeyPair keys_;
+  std::unique_ptr<AgentCredentials> credentials_;
   AgentHubCounters counters_;
   std::unique_ptr<State> state_;
   std::atomic<bool> stopping_{false};

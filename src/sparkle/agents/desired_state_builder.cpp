@@ -90,7 +90,8 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
       proto::ImageRef image;
       image.id = std::string(instances.text(row, "image_id"));
       image.sha256 = std::string(instances.text(row, "sha256"));
-      image.url = "/api/v1/images/" + image.id + "/file";
+      // Relative: the agent resolves it against the API URL that comes with its credential.
+      image.url = "/api/v1/agent/images/" + image.id + "/file";
       image.format =
           instances.text(row, "disk_format") == "raw" ? proto::ImageFormat::raw : proto::ImageFormat::qcow2;
       instance.image = image;

@@ -28,5 +28,6 @@ void register_resource_routes(Router& router, ApiContext& ctx);  // hosts, netwo
 void register_image_routes(Router& router, ApiContext& ctx);
 void register_accounting_routes(Router& router, ApiContext& ctx);  // audit events, usage
 void register_openapi_routes(Router& router, ApiContext& ctx);
+void register_agent_routes(Router& router, ApiContext& ctx);  // /api/v1/agent/...: Twilight's own
 
 }  // namespace harmony::sparkle

@@ -7,6 +7,7 @@ namespace harmony::sparkle {
 void register_resource_routes(Router& router, ApiContext& ctx) {
   register_network_routes(router, ctx);
   compute::register_instance_routes(router, ctx);
+  compute::register_console_routes(router, ctx);
   compute::register_volume_routes(router, ctx);
 }
 

@@ -10,6 +10,21 @@
 #include "sparkle/db/migrator.hpp"
 
 namespace harmony::sparkle {
+namespace {
+
+// What agents on other machines can reach when no agents.api_url is configured.
+std::string agent_api_url(const HttpServerOptions& http, uint16_t port) {
+  std::string host = http.address;
+  if (host == "0.0.0.0" || host == "::" || host.empty()) {
+    spdlog::warn(
+        "HTTP listens on all addresses: agents are told 127.0.0.1; set agents.api_url for other hosts");
+    host = "127.0.0.1";
+  }
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port);
+}
+
+}  // namespace
 
 Application::Application(SparkleConfig config)
     : config_(std::move(config)),
@@ -32,6 +47,7 @@ Application::~Application() = default;
 uint16_t Application::bind() {
   auto port = server_.start();
   bound_ = true;
+  port_ = port;
   spdlog::info("sparkle listening on {}:{}", config_.http.address, port);
   if (!config_.port_file.empty()) {
     std::ofstream(config_.port_file) << port << "\n";
@@ -47,11 +63,13 @@ void Application::stop() {
 int Application::run() {
   Migrator(db_, embedded_migrations()).require_current();
   spdlog::info("leading with epoch {}", leadership_.acquire());
+  // Bound first: agents are told the HTTP URL, which needs the port.
+  if (!bound_) bind();
   if (config_.agents_enabled) {
+    if (config_.agents.api_url.empty()) config_.agents.api_url = agent_api_url(config_.http, port_);
     agents_ = std::make_unique<AgentHub>(db_, config_.database.conninfo, leadership_, config_.agents);
     agents_->start();
   }
-  if (!bound_) bind();
 
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;

@@ -46,6 +46,7 @@ class Application {
   HttpServer server_;
   boost::asio::signal_set signals_{ioc_, SIGTERM, SIGINT};
   bool bound_ = false;
+  uint16_t port_ = 0;
 };
 
 // Builds the full route table (also used by the OpenAPI consistency test).

@@ -18,6 +18,7 @@ void register_all_routes(Router& router, ApiContext& ctx) {
   register_luna_routes(router, ctx);
   register_openapi_routes(router, ctx);
   register_event_routes(router, ctx);
+  register_agent_routes(router, ctx);
 }
 
 }  // namespace harmony::sparkle

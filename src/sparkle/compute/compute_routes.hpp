@@ -8,5 +8,7 @@ namespace harmony::sparkle::compute {
 void register_instance_routes(Router& router, ApiContext& ctx);
 // /api/v1/volumes and /api/v1/volumes/{id}/attachments.
 void register_volume_routes(Router& router, ApiContext& ctx);
+// /api/v1/instances/{id}/console.
+void register_console_routes(Router& router, ApiContext& ctx);
 
 }  // namespace harmony::sparkle::compute

@@ -56,6 +56,7 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.agents.server_key_file = file.get_string("agents.server_key_file", "/var/lib/sparkle/agent-server.key");
   c.agents.advertise = file.get_string("agents.advertise", "");
   c.agents.cluster_id = file.get_string("agents.cluster_id", "harmony");
+  c.agents.api_url = file.get_string("agents.api_url", "");
   c.agents.stale_after = std::chrono::seconds(positive(file, "agents.stale_after_seconds", 10));
   c.agents.resend_every = std::chrono::seconds(positive(file, "agents.resend_seconds", 30));
   c.controller_id = file.get_string("controller.id", "");

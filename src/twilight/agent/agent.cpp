@@ -80,7 +80,7 @@ std::string server_key(const AgentConfig& config, const AgentFiles& files) {
 
 }  // namespace
 
-Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storage)
+Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storage, ControllerApi* controller)
     : config_(std::move(config)),
       hypervisor_(hypervisor),
       storage_(storage),
@@ -99,7 +99,11 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
                  ConvergerOptions{config_.state_dir, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          config_.shutdown_timeout)}),
       applied_revision_(files_.load_applied_revision()),
-      saved_bootstrap_(files_.load_bootstrap()) {
+      saved_bootstrap_(files_.load_bootstrap()),
+      controller_(controller) {
+  if (controller_ != nullptr) {
+    console_ = std::make_unique<ConsoleForwarder>(StorageLayout{config_.state_dir}, *controller_, 1s);
+  }
   link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
   log_->info("twilight {} host {}{} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,
              identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",
@@ -337,7 +341,9 @@ void Agent::do_hello(bool startup) {
   hello.agent_version = kVersion;
   hello.host_name = host_name();
   try {
-    hello.hardware = to_hardware_inventory(inventory_, hypervisor_.domain_types());
+    auto domain_types = hypervisor_.domain_types();
+    if (!config_.kvm) std::erase(domain_types, "kvm");
+    hello.hardware = to_hardware_inventory(inventory_, domain_types);
     for (const auto& domain : list_and_measure()) {
       if (domain.state == DomainState::running) hello.running_domains.push_back(domain.uuid);
     }
@@ -368,6 +374,15 @@ void Agent::do_report(bool retry) {
 
 void Agent::do_converge(const proto::DesiredState& desired) {
   proto::StateReport report;
+  // Before converging: new instances download their images with it.
+  if (controller_ != nullptr) controller_->update(desired.agent_api);
+  if (console_) {
+    std::set<std::string> live;
+    for (const auto& instance : desired.instances) {
+      if (!instance.deleted) live.insert(instance.id);
+    }
+    console_->follow(std::move(live));
+  }
   try {
     report = converger_.converge(desired);
   } catch (const std::exception& e) {

@@ -18,6 +18,8 @@
 #include "common/transport/curve_keys.hpp"
 #include "common/transport/endpoints.hpp"
 #include "twilight/agent/agent_config.hpp"
+#include "twilight/agent/console_forwarder.hpp"
+#include "twilight/agent/controller_api.hpp"
 #include "twilight/agent/controller_link.hpp"
 #include "twilight/agent/converger.hpp"
 #include "twilight/agent/load_sampler.hpp"
@@ -46,7 +48,10 @@ class Agent {
   // run this same loop on the memory hypervisor. Without `config.host_id`, the id kept in the
   // state directory is used (generated at first start, then the one Sparkle names this host by).
   // Throws when the state directory, key or configuration is unusable.
-  Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storage);
+  // `controller`, when given, receives the agent API URL and credential of every desired state
+  // (image downloads use it) and the consoles of the instances are forwarded through it.
+  Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storage,
+        ControllerApi* controller = nullptr);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -125,6 +130,8 @@ class Agent {
   std::optional<proto::DesiredState> current_;
   std::uint64_t applied_revision_ = 0;
   std::optional<proto::Bootstrap> saved_bootstrap_;
+  ControllerApi* controller_;
+  std::unique_ptr<ConsoleForwarder> console_;
   std::thread worker_;
 };
 

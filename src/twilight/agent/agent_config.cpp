@@ -43,6 +43,7 @@ AgentConfig AgentConfig::from(const ConfigFile& file) {
   c.recheck_interval = positive_seconds(file, "agent.recheck_seconds", 30);
   c.shutdown_timeout = positive_seconds(file, "agent.shutdown_timeout_seconds", 60);
   c.hardware_root = file.get_string("agent.hardware_root", "/");
+  c.kvm = file.get_bool("agent.kvm", true);
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");
   return c;

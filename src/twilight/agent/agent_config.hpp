@@ -25,6 +25,9 @@ struct AgentConfig {
   std::chrono::seconds recheck_interval{30};
   std::chrono::seconds shutdown_timeout{60};
   std::filesystem::path hardware_root = "/";
+  // false: never offer kvm, even where /dev/kvm answers (a nested or paravirtual /dev/kvm on which
+  // guests hang); instances then run under TCG emulation (domain type qemu).
+  bool kvm = true;
   std::string log_level = "info";
   std::string log_file;
 

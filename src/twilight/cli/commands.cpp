@@ -41,9 +41,9 @@ std::unique_ptr<Hypervisor> make_hypervisor(const AgentConfig& config) {
   return std::make_unique<LibvirtHypervisor>(config.libvirt_uri);
 }
 
-std::unique_ptr<InstanceStorage> make_storage(const AgentConfig& config) {
+std::unique_ptr<InstanceStorage> make_storage(const AgentConfig& config, const ControllerApi& controller) {
   if (config.storage == "none") return std::make_unique<RecordingStorage>(config.state_dir);
-  return std::make_unique<FileStorage>(config.state_dir);
+  return std::make_unique<FileStorage>(config.state_dir, &controller);
 }
 
 int run_agent(AgentConfig config) {
@@ -52,9 +52,10 @@ int run_agent(AgentConfig config) {
   std::filesystem::create_directories(config.state_dir);
   // Built in dependency order and destroyed in reverse: the agent stops before the hypervisor
   // connection (and its event thread) goes away.
+  ControllerApi controller;
   auto hypervisor = make_hypervisor(config);
-  auto storage = make_storage(config);
-  Agent agent(std::move(config), *hypervisor, *storage);
+  auto storage = make_storage(config, controller);
+  Agent agent(std::move(config), *hypervisor, *storage, &controller);
   running_agent = &agent;
   struct sigaction action {};
   action.sa_handler = on_stop_signal;

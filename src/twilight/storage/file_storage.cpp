@@ -65,7 +65,8 @@ class TempDir {
 
 }  // namespace
 
-FileStorage::FileStorage(fs::path state_dir) : layout_{std::move(state_dir)} {}
+FileStorage::FileStorage(fs::path state_dir, const ControllerApi* controller)
+    : layout_{std::move(state_dir)}, controller_(controller) {}
 
 PreparedInstance FileStorage::prepare(const proto::Instance& instance) {
   PreparedInstance prepared;
@@ -117,18 +118,25 @@ fs::path FileStorage::cached_image(const proto::ImageRef& image) {
     write_file_atomically(verified_marker, image.sha256, 0644);
     return path;
   }
-  if (!image.url.starts_with("file://")) {
-    throw StorageError("image " + image.id + " is not in the cache and downloading " +
-                       image.url.substr(0, image.url.find("://")) +
-                       " URLs is not implemented yet; place the file at " + path.string());
-  }
-  const fs::path source = image.url.substr(std::string_view("file://").size());
   fs::create_directories(path.parent_path());
   const auto partial = fs::path(path.string() + ".partial");
   std::error_code ec;
-  fs::copy_file(source, partial, fs::copy_options::overwrite_existing, ec);
-  if (ec)
-    throw StorageError("cannot copy image " + image.id + " from " + source.string() + ": " + ec.message());
+  if (image.url.starts_with("file://")) {
+    const fs::path source = image.url.substr(std::string_view("file://").size());
+    fs::copy_file(source, partial, fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      throw StorageError("cannot copy image " + image.id + " from " + source.string() + ": " + ec.message());
+  } else if (controller_ != nullptr) {
+    try {
+      controller_->download(image.url, partial);
+    } catch (const ControllerApiError& e) {
+      fs::remove(partial, ec);
+      throw StorageError("image " + image.id + ": " + e.what());
+    }
+  } else {
+    throw StorageError("image " + image.id + " is not in the cache and this agent has no controller API to " +
+                       "download it from; place the file at " + path.string());
+  }
   if (sha256_of_file(partial) != image.sha256) {
     fs::remove(partial, ec);
     throw StorageError("image " + image.id + " from " + image.url + " does not match its sha256");

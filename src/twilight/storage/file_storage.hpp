@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "twilight/agent/controller_api.hpp"
 #include "twilight/storage/instance_storage.hpp"
 
 namespace harmony::twilight {
@@ -12,12 +13,13 @@ namespace harmony::twilight {
 //   console/<instance>.log    the serial console, written by QEMU
 //   images/<image>.<format>   base images, checked against their sha256 before first use
 //
-// Images reach the cache from `file://` URLs (copied while hashing) or are placed there by the
-// operator. TODO: download from Sparkle's https:// image URL (needs TLS and an agent credential
-// Sparkle accepts); until then such an instance reports an error naming the path to fill.
+// Images reach the cache from `file://` URLs (copied while hashing) or from Sparkle's agent image
+// route (URLs relative to the controller API, or http(s)://), with this host's credential; each
+// is checked against its sha256 before it is published in the cache and used.
 class FileStorage : public InstanceStorage {
  public:
-  explicit FileStorage(std::filesystem::path state_dir);
+  // Without `controller`, only file:// images and images already in the cache can be used.
+  explicit FileStorage(std::filesystem::path state_dir, const ControllerApi* controller = nullptr);
 
   PreparedInstance prepare(const proto::Instance& instance) override;
   void release(const std::string& instance_id) override;
@@ -32,6 +34,7 @@ class FileStorage : public InstanceStorage {
                   const std::filesystem::path& iso);
 
   StorageLayout layout_;
+  const ControllerApi* controller_;
 };
 
 }  // namespace harmony::twilight

@@ -1,0 +1,121 @@
+// Routes for agents rather than people: Twilight fetches the images of the instances placed on its
+// host and sends their console output. Authenticated by the host's agent credential
+// (agents/agent_credentials.hpp), never by a user token; not audited (they change no desired
+// state, and a console tail arrives whenever a guest prints).
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "common/transport/curve_keys.hpp"
+#include "sparkle/agents/agent_credentials.hpp"
+#include "sparkle/api/api_context.hpp"
+#include "sparkle/api/json_body.hpp"
+#include "sparkle/http/api_error.hpp"
+#include "sparkle/images/image_store.hpp"
+
+namespace harmony::sparkle {
+namespace {
+
+// What an agent may send of one console: its last bytes.
+constexpr std::size_t kMaxConsoleBytes = 64 * 1024;
+
+// The credentials of this controller's server key, loaded at first use: the agent hub creates the
+// key file when it starts, after the routes are registered.
+class CredentialSource {
+ public:
+  explicit CredentialSource(const SparkleConfig& config) : config_(config) {}
+
+  const AgentCredentials& get() {
+    std::lock_guard lock(mutex_);
+    if (!credentials_) {
+      if (!config_.agents_enabled) throw ApiError(401, "unauthorized", "this controller serves no agents");
+      credentials_ =
+          std::make_unique<AgentCredentials>(transport::load_keypair(config_.agents.server_key_file));
+    }
+    return *credentials_;
+  }
+
+ private:
+  const SparkleConfig& config_;
+  std::mutex mutex_;
+  std::unique_ptr<AgentCredentials> credentials_;
+};
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 0xf];
+  }
+  return hex;
+}
+
+// The enrolled host whose credential the request carries; 401 otherwise.
+std::string require_agent(ApiContext& ctx, CredentialSource& credentials, const Request& request) {
+  const auto header = request.header("authorization").value_or("");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (!header.starts_with(kScheme)) throw ApiError(401, "unauthorized", "an agent credential is required");
+  auto host_id = credentials.get().verify(std::string_view(header).substr(kScheme.size()));
+  if (!host_id) throw ApiError(401, "unauthorized", "not a valid agent credential");
+  auto conn = ctx.db.acquire();
+  auto host = conn->query(
+      "SELECT 1 FROM hosts WHERE id = $1 AND enrollment = 'enrolled' AND deleted_at IS NULL", *host_id);
+  if (host.empty()) throw ApiError(401, "unauthorized", "the host of this credential is not enrolled");
+  return *host_id;
+}
+
+Response download_image(ApiContext& ctx, CredentialSource& credentials, Request& request) {
+  const auto host_id = require_agent(ctx, credentials, request);
+  const auto& id = require_uuid_param(request, "id", "image");
+  auto conn = ctx.db.acquire();
+  // Only an image that an instance placed on this host boots from: a host learns nothing else.
+  auto image = conn->query(
+      "SELECT im.id, im.sha256 FROM images im WHERE im.id = $1 AND im.upload_state = 'active'"
+      " AND EXISTS (SELECT 1 FROM instances i WHERE i.host_id = $2 AND i.spec->>'image_id' = im.id::text)",
+      id, host_id);
+  if (image.empty()) throw not_found("image");
+  Response response;
+  response.content_type = "application/octet-stream";
+  response.file = ctx.images.path_of(image.text(0, 0));
+  response.with_header("X-Image-Sha256", std::string(image.text(0, 1)));
+  return response;
+}
+
+Response put_console(ApiContext& ctx, CredentialSource& credentials, Request& request) {
+  const auto host_id = require_agent(ctx, credentials, request);
+  const auto& id = require_uuid_param(request, "id", "instance");
+  if (request.body.size() > kMaxConsoleBytes) {
+    throw bad_request("body", "a console tail is at most " + std::to_string(kMaxConsoleBytes) + " bytes");
+  }
+  std::int64_t total = static_cast<std::int64_t>(request.body.size());
+  if (auto given = request.header("x-console-total-bytes")) {
+    try {
+      total = std::max<std::int64_t>(total, std::stoll(*given));
+    } catch (const std::exception&) {
+      throw bad_request("X-Console-Total-Bytes", "X-Console-Total-Bytes must be a number of bytes");
+    }
+  }
+  auto conn = ctx.db.acquire();
+  auto stored = conn->query(
+      "INSERT INTO instance_consoles (instance_id, output, total_bytes)"
+      " SELECT id, decode($3, 'hex'), $4 FROM instances WHERE id = $1 AND host_id = $2"
+      " ON CONFLICT (instance_id) DO UPDATE SET output = EXCLUDED.output, total_bytes = EXCLUDED.total_bytes,"
+      " updated_at = now() RETURNING 1",
+      id, host_id, to_hex(request.body), total);
+  if (stored.empty()) throw not_found("instance");
+  return Response::no_content();
+}
+
+}  // namespace
+
+void register_agent_routes(Router& router, ApiContext& ctx) {
+  auto credentials = std::make_shared<CredentialSource>(ctx.config);
+  router.add("GET", "/api/v1/agent/images/{id}/file",
+             [&ctx, credentials](Request& r) { return download_image(ctx, *credentials, r); });
+  router.add("PUT", "/api/v1/agent/instances/{id}/console",
+             [&ctx, credentials](Request& r) { return put_console(ctx, *credentials, r); });
+}
+
+}  // namespace harmony::sparkle
