@@ -11,6 +11,7 @@
 #include "common/version.hpp"
 #include "twilight/agent/hardware_report.hpp"
 #include "twilight/lib/discovery.hpp"
+#include "twilight/metrics/collectd_sink.hpp"
 
 namespace harmony::twilight {
 namespace {
@@ -103,6 +104,11 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
       controller_(controller) {
   if (controller_ != nullptr) {
     console_ = std::make_unique<ConsoleForwarder>(StorageLayout{config_.state_dir}, *controller_, 1s);
+  }
+  if (!config_.collectd.empty()) {
+    metrics_sink_ = std::make_unique<CollectdSink>(config_.collectd, host_name());
+    metrics_ = std::make_unique<MetricsReporter>(hypervisor_, *metrics_sink_, config_.hardware_root,
+                                                 config_.metrics_interval);
   }
   link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
   log_->info("twilight {} host {}{} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,

@@ -27,6 +27,8 @@
 #include "twilight/agent/session.hpp"
 #include "twilight/hypervisor/hypervisor.hpp"
 #include "twilight/lib/inventory.hpp"
+#include "twilight/metrics/metrics_reporter.hpp"
+#include "twilight/metrics/metrics_sink.hpp"
 #include "twilight/state/agent_files.hpp"
 #include "twilight/storage/instance_storage.hpp"
 
@@ -132,6 +134,8 @@ class Agent {
   std::optional<proto::Bootstrap> saved_bootstrap_;
   ControllerApi* controller_;
   std::unique_ptr<ConsoleForwarder> console_;
+  std::unique_ptr<MetricsSink> metrics_sink_;
+  std::unique_ptr<MetricsReporter> metrics_;
   std::thread worker_;
 };
 

@@ -44,6 +44,8 @@ AgentConfig AgentConfig::from(const ConfigFile& file) {
   c.shutdown_timeout = positive_seconds(file, "agent.shutdown_timeout_seconds", 60);
   c.hardware_root = file.get_string("agent.hardware_root", "/");
   c.kvm = file.get_bool("agent.kvm", true);
+  c.collectd = file.get_string("metrics.collectd", "");
+  c.metrics_interval = positive_seconds(file, "metrics.interval_seconds", 10);
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");
   return c;

@@ -28,6 +28,9 @@ struct AgentConfig {
   // false: never offer kvm, even where /dev/kvm answers (a nested or paravirtual /dev/kvm on which
   // guests hang); instances then run under TCG emulation (domain type qemu).
   bool kvm = true;
+  // [metrics]: "host:port" of a collectd server's network plugin; empty: no metrics sent there.
+  std::string collectd;
+  std::chrono::seconds metrics_interval{10};
   std::string log_level = "info";
   std::string log_file;
 

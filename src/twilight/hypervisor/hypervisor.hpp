@@ -38,6 +38,18 @@ struct DomainInfo {
   std::uint64_t memory_mib = 0;
 };
 
+// Cumulative counters of one domain since it started (virConnectGetAllDomainStats); what the
+// hypervisor does not report stays empty.
+struct DomainStats {
+  std::string uuid;
+  std::optional<std::uint64_t> cpu_time_ns;
+  std::optional<std::uint64_t> memory_kib;  // balloon.current, else the domain's memory
+  std::optional<std::uint64_t> net_rx_bytes;
+  std::optional<std::uint64_t> net_tx_bytes;
+  std::optional<std::uint64_t> block_read_bytes;
+  std::optional<std::uint64_t> block_write_bytes;
+};
+
 enum class LifecycleKind { defined, undefined, started, stopped, crashed, paused, resumed };
 
 std::string_view to_string(LifecycleKind kind);
@@ -76,6 +88,8 @@ class Hypervisor {
   virtual void on_lifecycle_event(LifecycleCallback callback) = 0;
   // The libvirt domain types this hypervisor can run: "kvm", "qemu".
   virtual std::vector<std::string> domain_types() = 0;
+  // Statistics of every domain, for metrics; none where the hypervisor keeps none.
+  virtual std::vector<DomainStats> domain_stats() { return {}; }
 };
 
 }  // namespace harmony::twilight

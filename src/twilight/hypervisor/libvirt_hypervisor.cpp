@@ -289,4 +289,53 @@ std::vector<std::string> LibvirtHypervisor::domain_types() {
   return types;
 }
 
+std::vector<DomainStats> LibvirtHypervisor::domain_stats() {
+  ConnectionRef conn{connection()};
+  virDomainStatsRecordPtr* records = nullptr;
+  const unsigned int groups = VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
+                              VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+  // Groups a driver does not support are left out rather than failing the call.
+  const int count = virConnectGetAllDomainStats(conn.conn, groups, &records, 0);
+  if (count < 0) fail("cannot read domain statistics");
+  std::vector<DomainStats> result;
+  for (int i = 0; i < count; ++i) {
+    DomainStats stats;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virDomainGetUUIDString(records[i]->dom, uuid) != 0) continue;
+    stats.uuid = uuid;
+    const auto add = [](std::optional<std::uint64_t>& total, std::uint64_t value) {
+      total = total.value_or(0) + value;
+    };
+    for (int p = 0; p < records[i]->nparams; ++p) {
+      const auto& param = records[i]->params[p];
+      const std::string_view field = param.field;
+      std::uint64_t value = 0;
+      if (param.type == VIR_TYPED_PARAM_ULLONG) {
+        value = param.value.ul;
+      } else if (param.type == VIR_TYPED_PARAM_UINT) {
+        value = param.value.ui;
+      } else {
+        continue;
+      }
+      const auto ends = [&](std::string_view suffix) { return field.ends_with(suffix); };
+      if (field == "cpu.time") {
+        stats.cpu_time_ns = value;
+      } else if (field == "balloon.current") {
+        stats.memory_kib = value;
+      } else if (field.starts_with("net.") && ends(".rx.bytes")) {
+        add(stats.net_rx_bytes, value);
+      } else if (field.starts_with("net.") && ends(".tx.bytes")) {
+        add(stats.net_tx_bytes, value);
+      } else if (field.starts_with("block.") && ends(".rd.bytes")) {
+        add(stats.block_read_bytes, value);
+      } else if (field.starts_with("block.") && ends(".wr.bytes")) {
+        add(stats.block_write_bytes, value);
+      }
+    }
+    result.push_back(std::move(stats));
+  }
+  virDomainStatsRecordListFree(records);
+  return result;
+}
+
 }  // namespace harmony::twilight

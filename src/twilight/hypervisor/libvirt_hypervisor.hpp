@@ -34,6 +34,7 @@ class LibvirtHypervisor : public Hypervisor {
   // "qemu" when libvirt's capabilities offer it, "kvm" when they do and /dev/kvm answers. The
   // test driver runs nothing and accepts any type: it offers "qemu".
   std::vector<std::string> domain_types() override;
+  std::vector<DomainStats> domain_stats() override;
 
   const std::string& uri() const { return uri_; }
 

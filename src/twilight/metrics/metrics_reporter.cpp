@@ -1,0 +1,169 @@
+#include "twilight/metrics/metrics_reporter.hpp"
+
+#include <cctype>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/logging.hpp"
+
+namespace harmony::twilight {
+namespace {
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+MetricValue gauge(std::string plugin, std::string instance, std::string type, std::string type_instance,
+                  double value) {
+  return {std::move(plugin),        std::move(instance),      std::move(type),
+          std::move(type_instance), MetricValue::Kind::gauge, {value}};
+}
+
+MetricValue derive(std::string plugin, std::string instance, std::string type, std::vector<double> values) {
+  return {std::move(plugin),         std::move(instance), std::move(type), "",
+          MetricValue::Kind::derive, std::move(values)};
+}
+
+// Whole disks only: a partition's sectors are counted in its disk already.
+bool is_partition(const std::string& name) {
+  if (name.starts_with("nvme") || name.starts_with("mmcblk")) return name.find('p', 4) != std::string::npos;
+  return !name.empty() && std::isdigit(static_cast<unsigned char>(name.back())) &&
+         !name.starts_with("loop") && !name.starts_with("dm-") && !name.starts_with("md") &&
+         !name.starts_with("sr");
+}
+
+}  // namespace
+
+HostCounters parse_net_dev(std::string_view text, HostCounters counters) {
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;  // the two header lines
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    if (name == "lo") continue;
+    std::istringstream fields(line.substr(colon + 1));
+    std::uint64_t value = 0;
+    std::vector<std::uint64_t> columns;
+    while (fields >> value) columns.push_back(value);
+    if (columns.size() < 9) continue;
+    counters.net_rx_bytes += columns[0];
+    counters.net_tx_bytes += columns[8];
+  }
+  return counters;
+}
+
+HostCounters parse_diskstats(std::string_view text, HostCounters counters) {
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::uint64_t major = 0, minor = 0, reads = 0, reads_merged = 0, sectors_read = 0, read_ms = 0,
+                  writes = 0, writes_merged = 0, sectors_written = 0;
+    std::string name;
+    if (!(fields >> major >> minor >> name >> reads >> reads_merged >> sectors_read >> read_ms >> writes >>
+          writes_merged >> sectors_written)) {
+      continue;
+    }
+    if (is_partition(name) || name.starts_with("loop") || name.starts_with("ram")) continue;
+    // Linux counts 512-byte sectors here whatever the device's own sector size.
+    counters.disk_read_bytes += sectors_read * 512;
+    counters.disk_write_bytes += sectors_written * 512;
+  }
+  return counters;
+}
+
+MetricsReporter::MetricsReporter(Hypervisor& hypervisor, MetricsSink& sink,
+                                 std::filesystem::path hardware_root, std::chrono::seconds interval)
+    : hypervisor_(hypervisor),
+      sink_(sink),
+      root_(std::move(hardware_root)),
+      interval_(interval),
+      load_(root_),
+      log_(component_logger("metrics")) {
+  load_.cpu_used_pct();  // the first sample only sets the reference
+  thread_ = std::thread([this] { run(); });
+}
+
+MetricsReporter::~MetricsReporter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<MetricValue> MetricsReporter::collect() {
+  std::vector<MetricValue> values;
+  values.push_back(gauge("harmony_host", "", "percent", "cpu", load_.cpu_used_pct()));
+  values.push_back(gauge("harmony_host", "", "memory", "used",
+                         static_cast<double>(load_.memory_used_mib()) * 1024 * 1024));
+  auto host = parse_net_dev(read_text(root_ / "proc/net/dev"));
+  host = parse_diskstats(read_text(root_ / "proc/diskstats"), host);
+  values.push_back(derive("harmony_host", "", "if_octets",
+                          {static_cast<double>(host.net_rx_bytes), static_cast<double>(host.net_tx_bytes)}));
+  values.push_back(
+      derive("harmony_host", "", "disk_octets",
+             {static_cast<double>(host.disk_read_bytes), static_cast<double>(host.disk_write_bytes)}));
+
+  // Harmony's domains only, named by their instance id.
+  std::map<std::string, DomainInfo> managed;
+  for (auto& domain : hypervisor_.list_domains()) {
+    if (domain.metadata) managed.emplace(domain.uuid, std::move(domain));
+  }
+  std::map<std::string, DomainStats> stats;
+  for (auto& entry : hypervisor_.domain_stats()) stats.emplace(entry.uuid, std::move(entry));
+  for (const auto& [uuid, domain] : managed) {
+    const auto& instance = domain.metadata->instance_id;
+    const auto found = stats.find(uuid);
+    const DomainStats none;
+    const DomainStats& s = found != stats.end() ? found->second : none;
+    const double memory_bytes = static_cast<double>(s.memory_kib.value_or(domain.memory_mib * 1024)) * 1024;
+    values.push_back(gauge("harmony_instance", instance, "memory", "current", memory_bytes));
+    if (s.cpu_time_ns) {
+      values.push_back(
+          derive("harmony_instance", instance, "virt_cpu_total", {static_cast<double>(*s.cpu_time_ns)}));
+    }
+    if (s.net_rx_bytes || s.net_tx_bytes) {
+      values.push_back(derive("harmony_instance", instance, "if_octets",
+                              {static_cast<double>(s.net_rx_bytes.value_or(0)),
+                               static_cast<double>(s.net_tx_bytes.value_or(0))}));
+    }
+    if (s.block_read_bytes || s.block_write_bytes) {
+      values.push_back(derive("harmony_instance", instance, "disk_octets",
+                              {static_cast<double>(s.block_read_bytes.value_or(0)),
+                               static_cast<double>(s.block_write_bytes.value_or(0))}));
+    }
+  }
+  return values;
+}
+
+void MetricsReporter::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, interval_, [this] { return stopping_; });
+      if (stopping_) return;
+    }
+    try {
+      sink_.send(collect(), now_seconds(), static_cast<double>(interval_.count()));
+      last_error_.clear();
+    } catch (const std::exception& e) {
+      if (last_error_ != e.what()) log_->warn("metrics: {}", e.what());
+      last_error_ = e.what();
+    }
+  }
+}
+
+}  // namespace harmony::twilight

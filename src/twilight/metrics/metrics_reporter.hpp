@@ -1,0 +1,63 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "twilight/agent/load_sampler.hpp"
+#include "twilight/hypervisor/hypervisor.hpp"
+#include "twilight/metrics/metrics_sink.hpp"
+
+namespace harmony::twilight {
+
+// Host counters read from /proc under a root directory (tests point it at a fixture tree).
+struct HostCounters {
+  std::uint64_t net_rx_bytes = 0;  // all interfaces but loopback
+  std::uint64_t net_tx_bytes = 0;
+  std::uint64_t disk_read_bytes = 0;  // whole disks (not partitions)
+  std::uint64_t disk_write_bytes = 0;
+};
+
+HostCounters parse_net_dev(std::string_view text, HostCounters counters = {});
+HostCounters parse_diskstats(std::string_view text, HostCounters counters = {});
+
+// Every `interval`, on its own thread: the host's CPU use, memory in use, network and disk
+// counters, and the statistics of every Harmony domain (virConnectGetAllDomainStats), sent to
+// the sink. In collectd's terms: plugin "harmony_host" (types percent, memory, if_octets,
+// disk_octets) and plugin "harmony_instance" with the instance id as plugin instance (types
+// virt_cpu_total, memory, if_octets, disk_octets).
+class MetricsReporter {
+ public:
+  MetricsReporter(Hypervisor& hypervisor, MetricsSink& sink, std::filesystem::path hardware_root,
+                  std::chrono::seconds interval);
+  ~MetricsReporter();
+  MetricsReporter(const MetricsReporter&) = delete;
+  MetricsReporter& operator=(const MetricsReporter&) = delete;
+
+  // One round's values (also what the thread sends).
+  std::vector<MetricValue> collect();
+
+ private:
+  void run();
+
+  Hypervisor& hypervisor_;
+  MetricsSink& sink_;
+  std::filesystem::path root_;
+  std::chrono::seconds interval_;
+  LoadSampler load_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::string last_error_;
+  std::thread thread_;
+};
+
+}  // namespace harmony::twilight
