@@ -1,11 +1,32 @@
 #include "twilight/metrics/collectd_sink.hpp"
 
-// network.h, unlike client.h, declares its functions without extern "C".
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+// libcollectdclient's packet encoder. Its header, collectd/network_buffer.h, includes a file that
+// Debian's libcollectdclient-dev does not ship, so the few functions used are declared here, as
+// that header declares them (without extern "C", which these C functions need in C++).
 extern "C" {
 #include <collectd/network.h>
+
+struct lcc_network_buffer_s;
+typedef struct lcc_network_buffer_s lcc_network_buffer_t;
+lcc_network_buffer_t* lcc_network_buffer_create(size_t size);
+void lcc_network_buffer_destroy(lcc_network_buffer_t* nb);
+int lcc_network_buffer_initialize(lcc_network_buffer_t* nb);
+int lcc_network_buffer_finalize(lcc_network_buffer_t* nb);
+int lcc_network_buffer_add_value(lcc_network_buffer_t* nb, const lcc_value_list_t* vl);
+int lcc_network_buffer_get(lcc_network_buffer_t* nb, void* buffer, size_t* buffer_size);
 }
 
+namespace {
+// As LCC_NETWORK_BUFFER_SIZE_DEFAULT: what fits in one Ethernet frame.
+constexpr size_t kPacketSize = 1452;
+}  // namespace
+
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace harmony::twilight {
@@ -15,6 +36,10 @@ void copy_name(char (&target)[LCC_NAME_LEN], const std::string& value) {
   std::strncpy(target, value.c_str(), LCC_NAME_LEN - 1);
   target[LCC_NAME_LEN - 1] = '\0';
 }
+
+struct BufferDeleter {
+  void operator()(lcc_network_buffer_t* buffer) const { lcc_network_buffer_destroy(buffer); }
+};
 
 }  // namespace
 
@@ -32,24 +57,46 @@ CollectdSink::CollectdSink(const std::string& endpoint, std::string host) : host
     node = endpoint.substr(0, colon);
     service = endpoint.substr(colon + 1);
   }
-  if (node.empty() || service.empty())
+  if (node.empty() || service.empty()) {
     throw std::invalid_argument("collectd endpoint '" + endpoint + "' is not host:port");
-  network_ = lcc_network_create();
-  if (network_ == nullptr) throw std::runtime_error("cannot create a collectd network client");
-  server_ = lcc_server_create(network_, node.c_str(), service.c_str());
-  if (server_ == nullptr) {
-    lcc_network_destroy(network_);
-    throw std::invalid_argument("cannot reach collectd at " + endpoint);
   }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(node.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    throw std::invalid_argument("collectd endpoint " + endpoint + ": " + ::gai_strerror(rc));
+  }
+  for (auto* ai = found; ai != nullptr && socket_ < 0; ai = ai->ai_next) {
+    socket_ = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (socket_ >= 0 && ::connect(socket_, ai->ai_addr, ai->ai_addrlen) != 0) {
+      ::close(socket_);
+      socket_ = -1;
+    }
+  }
+  ::freeaddrinfo(found);
+  if (socket_ < 0) throw std::invalid_argument("cannot open a UDP socket to collectd at " + endpoint);
 }
 
 CollectdSink::~CollectdSink() {
-  // Sends what is still buffered.
-  lcc_network_destroy(network_);
+  if (socket_ >= 0) ::close(socket_);
 }
 
 void CollectdSink::send(const std::vector<MetricValue>& values, double time, double interval) {
   std::lock_guard lock(mutex_);
+  std::unique_ptr<lcc_network_buffer_t, BufferDeleter> buffer(lcc_network_buffer_create(kPacketSize));
+  if (!buffer) return;
+  bool pending = false;
+  const auto flush = [&] {
+    lcc_network_buffer_finalize(buffer.get());
+    char packet[kPacketSize];
+    size_t size = sizeof packet;
+    // UDP: a lost packet is a gap in the graphs, never an error worth more than that.
+    if (lcc_network_buffer_get(buffer.get(), packet, &size) == 0 && size > 0) {
+      (void)::send(socket_, packet, size, MSG_DONTWAIT);
+    }
+    lcc_network_buffer_initialize(buffer.get());
+    pending = false;
+  };
   for (const auto& metric : values) {
     std::vector<value_t> data(metric.values.size());
     std::vector<int> types(metric.values.size());
@@ -73,8 +120,14 @@ void CollectdSink::send(const std::vector<MetricValue>& values, double time, dou
     copy_name(list.identifier.plugin_instance, metric.plugin_instance);
     copy_name(list.identifier.type, metric.type);
     copy_name(list.identifier.type_instance, metric.type_instance);
-    lcc_network_values_send(network_, &list);
+    if (lcc_network_buffer_add_value(buffer.get(), &list) != 0) {
+      // Full: send what it holds and start a new packet with this value.
+      if (pending) flush();
+      if (lcc_network_buffer_add_value(buffer.get(), &list) != 0) continue;
+    }
+    pending = true;
   }
+  if (pending) flush();
 }
 
 }  // namespace harmony::twilight

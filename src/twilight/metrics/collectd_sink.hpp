@@ -5,17 +5,15 @@
 
 #include "twilight/metrics/metrics_sink.hpp"
 
-struct lcc_network_s;
-struct lcc_server_s;
-
 namespace harmony::twilight {
 
-// Sends values to a collectd server's network plugin (UDP, binary protocol) through
-// libcollectdclient's network client, as `host` (collectd's host field). Thread-safe.
+// Sends values to a collectd server's network plugin (UDP, collectd's binary protocol), as `host`
+// (collectd's host field). libcollectdclient encodes the packets (lcc_network_buffer); each send()
+// ends with a flush, as the library's own client only sends a packet once it is full. Thread-safe.
 class CollectdSink : public MetricsSink {
  public:
   // `endpoint` is "host:port" (port defaults to 25826). Throws std::invalid_argument when it
-  // cannot be used.
+  // cannot be resolved.
   CollectdSink(const std::string& endpoint, std::string host);
   ~CollectdSink() override;
   CollectdSink(const CollectdSink&) = delete;
@@ -26,8 +24,7 @@ class CollectdSink : public MetricsSink {
  private:
   std::string host_;
   std::mutex mutex_;
-  lcc_network_s* network_ = nullptr;
-  lcc_server_s* server_ = nullptr;
+  int socket_ = -1;  // connected UDP socket
 };
 
 }  // namespace harmony::twilight
