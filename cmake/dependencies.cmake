@@ -14,3 +14,9 @@ find_package(cppzmq REQUIRED)
 pkg_check_modules(LIBVIRT REQUIRED IMPORTED_TARGET libvirt)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 pkg_check_modules(COLLECTDCLIENT REQUIRED IMPORTED_TARGET libcollectdclient)
+# ZooKeeper's C client ships no pkg-config file or CMake package: an imported target by hand.
+find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
+find_library(ZOOKEEPER_MT_LIBRARY zookeeper_mt REQUIRED)
+add_library(ZooKeeper::mt UNKNOWN IMPORTED)
+set_target_properties(ZooKeeper::mt PROPERTIES IMPORTED_LOCATION ${ZOOKEEPER_MT_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES ${ZOOKEEPER_INCLUDE_DIR} INTERFACE_COMPILE_DEFINITIONS THREADED)

@@ -144,4 +144,12 @@ int SparkleProcess::stop() {
   return -1;
 }
 
+void SparkleProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 }  // namespace harmony::test

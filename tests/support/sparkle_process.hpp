@@ -41,6 +41,8 @@ class SparkleProcess {
   int run_command(const std::string& args, const std::string& stdin_text = "") const;
   // SIGTERM and wait; returns the exit status (or -1 when it had to be killed).
   int stop();
+  // SIGKILL and reap: a crash, as `kill -9` does it.
+  void kill_hard();
 
   static std::filesystem::path binary();
 

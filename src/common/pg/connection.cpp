@@ -94,6 +94,12 @@ std::vector<std::pair<std::string, std::string>> Connection::take_notifications(
   return out;
 }
 
+void Connection::ensure_setting(const std::string& name, const std::string& value) {
+  if (auto found = settings_.find(name); found != settings_.end() && found->second == value) return;
+  query("SELECT set_config($1, $2, false)", name, value);
+  settings_[name] = value;
+}
+
 bool Connection::healthy() const {
   return PQstatus(conn_.get()) == CONNECTION_OK;
 }

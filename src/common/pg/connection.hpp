@@ -30,6 +30,10 @@ class Connection {
 
   bool healthy() const;
 
+  // Sets a session variable (set_config, not transaction-local) unless this connection already
+  // has that value, so callers may ensure it before every use at no cost.
+  void ensure_setting(const std::string& name, const std::string& value);
+
   // LISTEN/NOTIFY: after listen(), the socket becomes readable when notifications arrive;
   // take_notifications() reads them (channel, payload) without blocking.
   void listen(const std::string& channel);
@@ -46,6 +50,7 @@ class Connection {
   // when every statement went through PQexecParams (docs/performance.md).
   std::unordered_map<std::string, std::string> prepared_;
   static constexpr size_t max_prepared = 512;
+  std::unordered_map<std::string, std::string> settings_;
 };
 
 }  // namespace harmony::pg

@@ -1,6 +1,36 @@
 #include "common/pg/pool.hpp"
 
 namespace harmony::pg {
+namespace {
+
+struct Ambient {
+  const Pool* pool = nullptr;
+  Connection* conn = nullptr;
+};
+thread_local Ambient ambient;
+
+}  // namespace
+
+AmbientTransaction::AmbientTransaction(Pool& pool, Connection& conn)
+    : previous_pool_(ambient.pool), previous_conn_(ambient.conn) {
+  ambient = {&pool, &conn};
+}
+
+AmbientTransaction::~AmbientTransaction() {
+  ambient = {previous_pool_, previous_conn_};
+}
+
+Connection* Pool::ambient_connection() const {
+  return ambient.pool == this ? ambient.conn : nullptr;
+}
+
+void Pool::rollback_to_savepoint_quietly(Connection& conn) {
+  try {
+    if (conn.healthy()) conn.exec("ROLLBACK TO SAVEPOINT harmony_nested");
+  } catch (...) {
+    // The transaction is lost anyway; its owner rolls it back.
+  }
+}
 
 Lease::~Lease() {
   if (pool_ != nullptr && conn_) pool_->release(std::move(conn_));
@@ -9,6 +39,13 @@ Lease::~Lease() {
 Pool::Pool(PoolOptions options) : options_(std::move(options)) {}
 
 Lease Pool::acquire() {
+  if (Connection* joined = ambient_connection()) return Lease(*joined);
+  auto lease = acquire_unprepared();
+  if (options_.prepare_connection) options_.prepare_connection(*lease);
+  return lease;
+}
+
+Lease Pool::acquire_unprepared() {
   std::unique_lock lock(mutex_);
   auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
   while (idle_.empty() && open_ >= options_.size) {

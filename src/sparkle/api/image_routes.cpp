@@ -57,11 +57,14 @@ Response create_image(ApiContext& ctx, Request& request) {
   }
   pg::Result row;
   try {
-    auto conn = ctx.db.acquire();
-    row = conn->query(
-        "INSERT INTO images (tenant_id, name, spec, visibility) VALUES ($1, $2, $3, $4) RETURNING " +
-            ResourceStore::select_list(image_kind()),
-        tenant_id, name, spec, visibility);
+    // A transaction, not a bare statement: inside an idempotent request's transaction a failed
+    // bare statement would doom the whole request.
+    row = ctx.db.transact([&](pg::Connection& conn) {
+      return conn.query(
+          "INSERT INTO images (tenant_id, name, spec, visibility) VALUES ($1, $2, $3, $4) RETURNING " +
+              ResourceStore::select_list(image_kind()),
+          tenant_id, name, spec, visibility);
+    });
   } catch (const pg::DbError& e) {
     if (e.is_unique_violation()) throw name_taken();
     throw;

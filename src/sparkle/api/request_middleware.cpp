@@ -47,9 +47,10 @@ Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handle
           "$5)"
           " ON CONFLICT (user_id, key) DO UPDATE SET created_at = now(), request_hash = "
           "EXCLUDED.request_hash,"
-          " method = EXCLUDED.method, path = EXCLUDED.path"
+          " method = EXCLUDED.method, path = EXCLUDED.path, epoch = EXCLUDED.epoch"
           "   WHERE idempotency_keys.status_code IS NULL"
-          "   AND idempotency_keys.created_at < now() - make_interval(secs => $6)"
+          "   AND (idempotency_keys.created_at < now() - make_interval(secs => $6)"
+          "        OR idempotency_keys.epoch < EXCLUDED.epoch)"
           " RETURNING 1",
           p.user_id, key, request.method, request.path, request_hash, kAbandonedAfterSeconds);
       if (reserved.empty()) {
@@ -80,17 +81,37 @@ Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handle
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
-  Response response = Router::guarded(request, [&] { return handler(request); });
-  auto conn = ctx.db.acquire();
-  if (response.status >= 500) {
-    // Let a retry run the request again.
+  // The request's effects and its recorded response commit in one transaction: a controller that
+  // dies between the two can neither lose the answer of a request that took effect nor let the
+  // retry take effect a second time.
+  struct ServerFailure {
+    Response response;
+  };
+  try {
+    return ctx.db.transact([&](pg::Connection& conn) {
+      pg::AmbientTransaction joined(ctx.db, conn);
+      std::exception_ptr retry;
+      Response response = Router::guarded(request, [&]() -> Response {
+        try {
+          return handler(request);
+        } catch (const pg::DbError& e) {
+          if (e.is_serialization_failure()) retry = std::current_exception();
+          throw;
+        }
+      });
+      if (retry) std::rethrow_exception(retry);  // the whole request runs again
+      if (response.status >= 500) throw ServerFailure{std::move(response)};
+      conn.query(
+          "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2",
+          p.user_id, key, response.status, response.body);
+      return response;
+    });
+  } catch (ServerFailure& failure) {
+    // Nothing took effect: let a retry run the request again.
+    auto conn = ctx.db.acquire();
     conn->query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", p.user_id, key);
-  } else {
-    conn->query(
-        "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2",
-        p.user_id, key, response.status, response.body);
+    return std::move(failure.response);
   }
-  return response;
 }
 
 }  // namespace

@@ -26,10 +26,31 @@ std::string agent_api_url(const HttpServerOptions& http, uint16_t port) {
 
 }  // namespace
 
+namespace {
+
+// Every pooled connection claims the epoch this controller leads with, so the database refuses
+// its writes once another controller has taken over (or before this one leads).
+pg::PoolOptions with_epoch_claim(pg::PoolOptions options, const std::unique_ptr<Leadership>& leadership) {
+  options.prepare_connection = [&leadership](pg::Connection& conn) {
+    claim_epoch(conn, leadership ? leadership->epoch_if_leading() : 0);
+  };
+  return options;
+}
+
+std::unique_ptr<Leadership> make_leadership(const SparkleConfig& config, pg::Pool& db) {
+  std::string id = config.controller_id.empty() ? "sparkle" : config.controller_id;
+  if (config.controller_mode == "clustered") {
+    return std::make_unique<ZooKeeperLeadership>(db, std::move(id), config.zookeeper);
+  }
+  return std::make_unique<SingleLeadership>(db, std::move(id));
+}
+
+}  // namespace
+
 Application::Application(SparkleConfig config)
     : config_(std::move(config)),
-      db_(config_.database),
-      leadership_(db_, config_.controller_id.empty() ? "sparkle" : config_.controller_id),
+      db_(with_epoch_claim(config_.database, leadership_)),
+      leadership_(make_leadership(config_, db_)),
       audit_(db_),
       auth_(db_, audit_, config_.auth),
       images_(config_.image_store_dir),
@@ -55,6 +76,24 @@ uint16_t Application::bind() {
   return port;
 }
 
+void Application::start_agents() {
+  if (!config_.agents_enabled) return;
+  std::lock_guard lock(agents_mutex_);
+  if (agents_) return;
+  if (config_.agents.api_url.empty()) config_.agents.api_url = agent_api_url(config_.http, port_);
+  agents_ = std::make_unique<AgentHub>(db_, config_.database.conninfo, *leadership_, config_.agents);
+  agents_->start();
+}
+
+void Application::stop_agents() {
+  std::unique_ptr<AgentHub> stopping;
+  {
+    std::lock_guard lock(agents_mutex_);
+    std::swap(stopping, agents_);
+  }
+  if (stopping) stopping->stop();
+}
+
 void Application::stop() {
   server_.stop();
   boost::asio::post(ioc_, [this] { signals_.cancel(); });
@@ -62,13 +101,20 @@ void Application::stop() {
 
 int Application::run() {
   Migrator(db_, embedded_migrations()).require_current();
-  spdlog::info("leading with epoch {}", leadership_.acquire());
-  // Bound first: agents are told the HTTP URL, which needs the port.
-  if (!bound_) bind();
-  if (config_.agents_enabled) {
-    if (config_.agents.api_url.empty()) config_.agents.api_url = agent_api_url(config_.http, port_);
-    agents_ = std::make_unique<AgentHub>(db_, config_.database.conninfo, leadership_, config_.agents);
-    agents_->start();
+  if (auto* clustered = dynamic_cast<ZooKeeperLeadership*>(leadership_.get())) {
+    // Followers serve reads at once; the agent hub runs only while this controller leads.
+    if (!bound_) bind();
+    if (config_.zookeeper.advertise_url.empty()) {
+      clustered->set_advertise_url("http://" + config_.http.address + ":" + std::to_string(port_));
+    }
+    set_leader_hint([clustered] { return clustered->leader_url(); });
+    clustered->on_change([this](bool leading, int64_t) { leading ? start_agents() : stop_agents(); });
+    clustered->start();
+  } else {
+    spdlog::info("leading with epoch {}", leadership_->acquire());
+    // Bound first: agents are told the HTTP URL, which needs the port.
+    if (!bound_) bind();
+    start_agents();
   }
 
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -83,7 +129,8 @@ int Application::run() {
   for (int i = 1; i < config_.http_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
   ioc_.run();
   for (auto& t : threads) t.join();
-  if (agents_) agents_->stop();
+  if (auto* clustered = dynamic_cast<ZooKeeperLeadership*>(leadership_.get())) clustered->stop();
+  stop_agents();
   spdlog::info("sparkle stopped");
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <memory>
+#include <mutex>
 
 #include "common/pg/pool.hpp"
 #include "sparkle/api/api_context.hpp"
@@ -13,6 +14,7 @@
 #include "sparkle/http/router.hpp"
 #include "sparkle/images/image_store.hpp"
 #include "sparkle/leadership/single_leadership.hpp"
+#include "sparkle/leadership/zookeeper_leadership.hpp"
 
 namespace harmony::sparkle {
 
@@ -33,9 +35,14 @@ class Application {
   const Router& router() const { return router_; }
 
  private:
+  // The hub commands agents: it runs only while this controller leads.
+  void start_agents();
+  void stop_agents();
+
   SparkleConfig config_;
   pg::Pool db_;
-  SingleLeadership leadership_;
+  std::unique_ptr<Leadership> leadership_;
+  std::mutex agents_mutex_;
   std::unique_ptr<AgentHub> agents_;
   AuditLog audit_;
   Authenticator auth_;

@@ -60,6 +60,21 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.agents.stale_after = std::chrono::seconds(positive(file, "agents.stale_after_seconds", 10));
   c.agents.resend_every = std::chrono::seconds(positive(file, "agents.resend_seconds", 30));
   c.controller_id = file.get_string("controller.id", "");
+  c.controller_mode = file.get_string("controller.mode", "single");
+  if (c.controller_mode != "single" && c.controller_mode != "clustered") {
+    throw ConfigError("controller.mode must be \"single\" or \"clustered\"");
+  }
+  c.zookeeper.advertise_url = file.get_string("controller.advertise_url", "");
+  c.zookeeper.hosts = file.get_string("zookeeper.hosts", "");
+  c.zookeeper.path = file.get_string("zookeeper.path", "/harmony/election");
+  if (c.zookeeper.path.empty() || c.zookeeper.path.front() != '/' || c.zookeeper.path.back() == '/') {
+    throw ConfigError("zookeeper.path must be an absolute znode path such as \"/harmony/election\"");
+  }
+  c.zookeeper.session_timeout =
+      std::chrono::milliseconds(positive(file, "zookeeper.session_timeout_ms", 6000));
+  if (c.controller_mode == "clustered" && c.zookeeper.hosts.empty()) {
+    throw ConfigError("controller.mode = \"clustered\" needs zookeeper.hosts");
+  }
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");
   return c;

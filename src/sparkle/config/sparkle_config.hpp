@@ -8,6 +8,7 @@
 #include "sparkle/agents/agent_hub.hpp"
 #include "sparkle/auth/authenticator.hpp"
 #include "sparkle/http/http_server.hpp"
+#include "sparkle/leadership/zookeeper_leadership.hpp"
 
 namespace harmony::sparkle {
 
@@ -23,6 +24,8 @@ struct SparkleConfig {
   std::string controller_id;  // recorded with the epoch it leads
   // GET /api/v1/events writes a comment after this much silence.
   std::chrono::seconds events_keepalive{15};
+  std::string controller_mode = "single";  // or "clustered" (docs/ha.md)
+  ZooKeeperOptions zookeeper;
   std::string image_store_dir = "/var/lib/sparkle/images";
   std::string log_level = "info";
   std::string log_file;

@@ -40,6 +40,13 @@ std::vector<int> Migrator::migrate() {
     });
     if (done) applied.push_back(migration.version);
   }
+  // Tables created by any migration get the epoch fence (sql/007_epoch_fencing.sql).
+  pool_.transact([&](pg::Connection& conn) {
+    conn.query("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+    if (conn.exec("SELECT to_regproc('harmony_fence_tables') IS NOT NULL").boolean(0, 0)) {
+      conn.exec("SELECT harmony_fence_tables()");
+    }
+  });
   return applied;
 }
 

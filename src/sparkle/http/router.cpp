@@ -4,6 +4,7 @@
 
 #include "common/pg/errors.hpp"
 #include "sparkle/http/api_error.hpp"
+#include "sparkle/leadership/leadership.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -81,6 +82,33 @@ Router::Match Router::match(Request& request) const {
   return Match{nullptr, nullptr, path_matched ? 405 : 404};
 }
 
+namespace {
+
+// A deposed (or not yet elected) controller refuses writes: the client retries, with its
+// Idempotency-Key, against the leader.
+std::function<std::string()>& leader_hint() {
+  static std::function<std::string()> hint;
+  return hint;
+}
+
+Response not_leader_response(const Request& request, const char* why) {
+  spdlog::warn("request {}: refused, this controller does not lead: {}", request.request_id, why);
+  std::string leader = leader_hint() ? leader_hint()() : "";
+  auto body = ApiError(503, "not_leader", "this controller does not lead at the moment: retry, or ask the leader")
+                  .to_json();
+  if (!leader.empty()) body["error"]["leader"] = leader;
+  auto response = Response::json(503, body);
+  response.headers.emplace_back("Retry-After", "1");
+  if (!leader.empty()) response.headers.emplace_back("X-Harmony-Leader", leader);
+  return response;
+}
+
+}  // namespace
+
+void set_leader_hint(std::function<std::string()> hint) {
+  leader_hint() = std::move(hint);
+}
+
 Response Router::guarded(Request& request, const std::function<Response()>& call) {
   try {
     return call();
@@ -89,11 +117,14 @@ Response Router::guarded(Request& request, const std::function<Response()>& call
   } catch (const pg::DbUnavailable& e) {
     spdlog::warn("request {}: database unavailable: {}", request.request_id, e.what());
     return error_response(ApiError(503, "unavailable", "the database is unavailable, try again"));
+  } catch (const NotLeader& e) {
+    return not_leader_response(request, e.what());
   } catch (const nlohmann::json::exception& e) {
     // A body that parsed but has a field of the wrong type reaches here when a handler reads
     // it without checking; still the client's fault, never a 500.
     return error_response(bad_request("", std::string("invalid JSON body: ") + e.what()));
   } catch (const pg::DbError& e) {
+    if (e.is_stale_epoch()) return not_leader_response(request, e.what());
     spdlog::error("request {}: database error {}: {}", request.request_id, e.sqlstate, e.what());
     return error_response(ApiError(500, "internal", "internal error (request " + request.request_id + ")"));
   } catch (const std::exception& e) {

@@ -29,6 +29,11 @@ struct RouteInfo {
   std::string pattern;
 };
 
+// Where clients should send writes when this controller does not lead ("" when unknown). The
+// error mapping is static (idempotent handlers use it too), so the hint is process-wide; set once
+// at start.
+void set_leader_hint(std::function<std::string()> hint);
+
 // Maps method + path pattern (`/api/v1/instances/{id}`) to handlers and turns every failure
 // into a JSON error body. 404 for unknown paths, 405 for a known path with another method.
 // A last segment `{name...}` matches the rest of the path (one or more segments, joined by '/').

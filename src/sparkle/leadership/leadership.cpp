@@ -19,4 +19,8 @@ void require_epoch(pg::Connection& conn, int64_t epoch) {
   }
 }
 
+void claim_epoch(pg::Connection& conn, int64_t epoch) {
+  conn.ensure_setting("harmony.epoch", std::to_string(epoch));
+}
+
 }  // namespace harmony::sparkle

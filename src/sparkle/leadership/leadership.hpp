@@ -23,6 +23,8 @@ class Leadership {
   virtual int64_t acquire() = 0;
   // The epoch while leading; throws NotLeader otherwise.
   virtual int64_t current_epoch() const = 0;
+  // The epoch while leading, 0 otherwise.
+  virtual int64_t epoch_if_leading() const noexcept = 0;
 };
 
 // Increments the stored epoch in one transaction and records `leader_id`: every later epoch is
@@ -32,5 +34,9 @@ int64_t advance_epoch(pg::Connection& conn, const std::string& leader_id);
 // Inside a write transaction: locks the epoch row for share and throws NotLeader unless it
 // still equals `epoch`. A deposed leader's write then fails instead of landing.
 void require_epoch(pg::Connection& conn, int64_t epoch);
+
+// Tags a database session with the epoch its writes claim (0: none may write), which the epoch
+// fence in the database checks on every write (sql/007_epoch_fencing.sql).
+void claim_epoch(pg::Connection& conn, int64_t epoch);
 
 }  // namespace harmony::sparkle

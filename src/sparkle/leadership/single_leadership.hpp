@@ -14,6 +14,7 @@ class SingleLeadership : public Leadership {
   SingleLeadership(pg::Pool& db, std::string leader_id) : db_(db), leader_id_(std::move(leader_id)) {}
   int64_t acquire() override;
   int64_t current_epoch() const override;
+  int64_t epoch_if_leading() const noexcept override { return epoch_; }
 
  private:
   pg::Pool& db_;
