@@ -195,7 +195,7 @@ TEST(LeaderFailoverTest, KillingTheLeaderDuringCreatesLosesAndDuplicatesNothing)
   for (int i = 0; i < kCreates; ++i) {
     const auto& o = outcomes[static_cast<size_t>(i)];
     auto row = sql.query("SELECT name FROM instances WHERE id = $1::uuid", o.instance_id);
-    ASSERT_EQ(row.size(), 1) << "acknowledged create " << i << " is missing";
+    ASSERT_EQ(row.rows(), 1) << "acknowledged create " << i << " is missing";
     EXPECT_EQ(row.text(0, 0), "vm-" + std::to_string(i));
   }
 
