@@ -15,7 +15,7 @@ BEGIN
   PERFORM 1 FROM controller_epoch WHERE singleton AND epoch = claimed FOR SHARE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'controller epoch % is no longer current: this controller does not lead', claimed
-      USING ERRCODE = 'HA001';
+      USING ERRCODE = 'HA100';
   END IF;
   RETURN NULL;
 END

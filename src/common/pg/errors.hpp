@@ -17,7 +17,7 @@ struct DbError : std::runtime_error {
   bool is_check_violation() const { return sqlstate == "23514"; }
   bool is_foreign_key_violation() const { return sqlstate == "23503"; }
   // Raised by the epoch fence (sql/007_epoch_fencing.sql): the writer no longer leads.
-  bool is_stale_epoch() const { return sqlstate == "HA001"; }
+  bool is_stale_epoch() const { return sqlstate == "HA100"; }
 };
 
 // The database cannot be reached (connection lost, pool exhausted past its timeout, server in
