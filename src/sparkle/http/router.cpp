@@ -94,8 +94,9 @@ std::function<std::string()>& leader_hint() {
 Response not_leader_response(const Request& request, const char* why) {
   spdlog::warn("request {}: refused, this controller does not lead: {}", request.request_id, why);
   std::string leader = leader_hint() ? leader_hint()() : "";
-  auto body = ApiError(503, "not_leader", "this controller does not lead at the moment: retry, or ask the leader")
-                  .to_json();
+  auto body =
+      ApiError(503, "not_leader", "this controller does not lead at the moment: retry, or ask the leader")
+          .to_json();
   if (!leader.empty()) body["error"]["leader"] = leader;
   auto response = Response::json(503, body);
   response.headers.emplace_back("Retry-After", "1");
