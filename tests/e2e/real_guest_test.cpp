@@ -226,7 +226,8 @@ TEST(RealGuestTest, InstanceBootsAndFindsItsCloudInitSeed) {
   EXPECT_TRUE(booted) << "the console never showed the seed's instance-id; console so far:\n" << output;
   EXPECT_NE(output.find("harmony-guest: booted"), std::string::npos);
   EXPECT_NE(output.find("label cidata"), std::string::npos) << output;
-  EXPECT_NE(output.find("harmony-guest: meta-data: local-hostname: \"guest-1\""), std::string::npos) << output;
+  EXPECT_NE(output.find("harmony-guest: meta-data: local-hostname: \"guest-1\""), std::string::npos)
+      << output;
 
   // Deleting converges to absent: the domain goes from libvirt.
   ASSERT_EQ(member.del("/api/v1/instances/" + instance_id).status, 202);
