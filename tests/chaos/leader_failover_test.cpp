@@ -4,6 +4,7 @@
 // until it succeeds. Afterwards every create exists exactly once: none lost, none duplicated, and
 // the new leader leads with a strictly greater epoch.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -51,6 +52,8 @@ class Cluster {
     }
   }
   SparkleProcess& at(int i) { return *sparkles_[static_cast<size_t>(i)]; }
+  // While one controller is stopped, only the others count as candidates.
+  void set_alive(int i, bool alive) { killed_[static_cast<size_t>(i)] = !alive; }
   bool alive(int i) const { return !killed_[static_cast<size_t>(i)]; }
   void kill_hard(int i) {
     killed_[static_cast<size_t>(i)] = true;
@@ -213,6 +216,47 @@ TEST(LeaderFailoverTest, KillingTheLeaderDuringCreatesLosesAndDuplicatesNothing)
     std::printf("failover: first write acknowledged by the new leader %.2f s after the kill\n",
                 std::chrono::duration<double>(first_after - killed_at).count());
   }
+}
+
+// A leader frozen with SIGSTOP past its ZooKeeper session is replaced; when it runs again it still
+// believes it leads for a moment, and whatever it then tries to write is refused by the database.
+TEST(LeaderFailoverTest, FrozenLeaderCanWriteNothingAfterItWakes) {
+  TestDatabase db;
+  Cluster cluster(db.conninfo());
+  pg::Connection sql(db.conninfo());
+  const auto& admin_password = cluster.at(0).admin_password();
+  int leader = cluster.wait_for_leader(SparkleProcess::kAdminUser, admin_password, std::chrono::seconds(20));
+  ASSERT_GE(leader, 0);
+  HttpClient old_leader(cluster.at(leader).port());
+  ASSERT_EQ(old_leader.login(SparkleProcess::kAdminUser, admin_password).status, 201);
+  int64_t first_epoch = sql.exec("SELECT epoch FROM controller_epoch").int64(0, 0);
+
+  ASSERT_EQ(kill(cluster.at(leader).pid(), SIGSTOP), 0);
+  cluster.set_alive(leader, false);
+  int new_leader =
+      cluster.wait_for_leader(SparkleProcess::kAdminUser, admin_password, std::chrono::seconds(20));
+  int64_t second_epoch = sql.exec("SELECT epoch FROM controller_epoch").int64(0, 0);
+  ASSERT_EQ(kill(cluster.at(leader).pid(), SIGCONT), 0);
+  cluster.set_alive(leader, true);
+  ASSERT_GE(new_leader, 0) << "no controller took over from the frozen one";
+  EXPECT_NE(new_leader, leader);
+  EXPECT_GT(second_epoch, first_epoch);
+
+  // At once after waking, before or after it notices: every write through it is refused.
+  for (int i = 0; i < 20; ++i) {
+    auto name = "from-old-leader-" + std::to_string(i);
+    auto r = old_leader.post("/api/v1/tenants", json{{"name", name}});
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(sql.query("SELECT count(*) FROM tenants WHERE name = $1", name).int64(0, 0), 0);
+  }
+  // The woken controller rejoins as a follower: the epoch and the leader stay the new ones.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto row = sql.exec("SELECT epoch, leader_id FROM controller_epoch");
+  EXPECT_EQ(row.int64(0, 0), second_epoch);
+  EXPECT_EQ(row.text(0, 1), "sparkle-" + std::to_string(new_leader));
+  HttpClient current(cluster.at(new_leader).port());
+  ASSERT_EQ(current.login(SparkleProcess::kAdminUser, admin_password).status, 201);
+  EXPECT_EQ(current.post("/api/v1/tenants", json{{"name", "from-new-leader"}}).status, 201);
 }
 
 }  // namespace
