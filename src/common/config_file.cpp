@@ -5,6 +5,10 @@
 namespace harmony {
 
 ConfigFile ConfigFile::load(const std::filesystem::path& path) {
+  // Every daemon starts from a file named on its command line: say which option sets it.
+  if (!std::filesystem::exists(path)) {
+    throw ConfigError("configuration file " + path.string() + " does not exist (use --config FILE)");
+  }
   try {
     return ConfigFile(toml::parse_file(path.string()), path.string());
   } catch (const toml::parse_error& e) {

@@ -26,9 +26,6 @@ extern "C" void on_stop_signal(int) {
 }
 
 LunaConfig load_config(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    throw ConfigError("configuration file " + path + " does not exist (use --config FILE)");
-  }
   return LunaConfig::from(ConfigFile::load(path));
 }
 

@@ -18,9 +18,6 @@ namespace harmony::sparkle {
 namespace {
 
 SparkleConfig load_config(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    throw ConfigError("configuration file " + path + " does not exist (use --config FILE)");
-  }
   auto file = ConfigFile::load(path);
   auto config = SparkleConfig::from(file);
   // The process's placement engine (one per controller) takes the [placement] section.

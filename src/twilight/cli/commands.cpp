@@ -26,9 +26,6 @@ extern "C" void on_stop_signal(int) {
 }
 
 AgentConfig load_config(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    throw ConfigError("configuration file " + path + " does not exist (use --config FILE)");
-  }
   return AgentConfig::from(ConfigFile::load(path));
 }
 
