@@ -332,6 +332,40 @@ TEST_F(EventStreamTest, ResumesAfterLastEventIdAndKeepsQuietStreamsAlive) {
   EXPECT_EQ(first_again->json_data()["resource_id"], missed_1);
 }
 
+// One resource's events, past and live (the dashboard's page of one instance): replayed from the
+// start with last_event_id=0, then the live ones; other resources' never, another tenant's
+// resource is simply silent.
+TEST_F(EventStreamTest, FiltersToOneResourceWithItsPast) {
+  const auto mine = create_instance(*member_a_, "watched");
+  create_instance(*member_a_, "unwatched");
+  ASSERT_EQ(member_a_->request("POST", "/api/v1/instances/" + mine + "/stop").status, 202);
+
+  SseClient watched(sparkle_->port(), member_a_->token(),
+                    "/api/v1/events?resource_id=" + mine + "&last_event_id=0");
+  auto created = watched.next();
+  auto stopping = watched.next();
+  ASSERT_TRUE(created && stopping);
+  EXPECT_EQ(created->event, "created");
+  EXPECT_EQ(created->json_data()["resource_id"], mine);
+  EXPECT_EQ(stopping->json_data()["detail"]["pending_action"], "stop");
+
+  create_instance(*member_a_, "unwatched-live");
+  ASSERT_EQ(member_a_->request("POST", "/api/v1/instances/" + mine + "/start").status, 202);
+  auto starting = watched.next();
+  ASSERT_TRUE(starting);
+  EXPECT_EQ(starting->json_data()["resource_id"], mine) << "other instances' events are left out";
+  EXPECT_EQ(starting->json_data()["detail"]["pending_action"], "start");
+
+  SseClient foreign(sparkle_->port(), member_b_->token(),
+                    "/api/v1/events?resource_id=" + mine + "&last_event_id=0");
+  ASSERT_NE(foreign.head().find("200"), std::string::npos);
+  EXPECT_FALSE(foreign.next(500ms)) << "B sees nothing of A's instance";
+
+  auto bad = member_a_->get("/api/v1/events?resource_id=web-1");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json()["error"]["field"], "resource_id");
+}
+
 TEST_F(EventStreamTest, RefusesWhatItMustAndServesManyIdleClients) {
   EXPECT_EQ(HttpClient(sparkle_->port()).get("/api/v1/events").status, 401);
   auto bad = member_a_->request("GET", "/api/v1/events", "", {{"last-event-id", "yesterday"}});

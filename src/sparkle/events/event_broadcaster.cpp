@@ -32,6 +32,7 @@ std::vector<StreamEvent> to_events(const pg::Result& rows) {
     StreamEvent event;
     event.id = rows.int64(row, "id");
     event.tenant_id = rows.optional_text(row, "tenant_id");
+    event.resource_id = rows.optional_text(row, "resource_id");
     event.kind = std::string(rows.text(row, "kind"));
     auto optional = [&](const char* column) -> nlohmann::json {
       auto value = rows.optional_text(row, column);
@@ -69,8 +70,10 @@ EventBroadcaster::~EventBroadcaster() {
 std::vector<StreamEvent> EventBroadcaster::read(pg::Connection& conn, int64_t after_id,
                                                 const EventFilter& filter, int limit) {
   return to_events(conn.query(
-      std::string(kColumns) + " WHERE id > $1 AND ($2::uuid IS NULL OR tenant_id = $2) ORDER BY id LIMIT $3",
-      after_id, filter.tenant_id, static_cast<int64_t>(limit)));
+      std::string(kColumns) +
+          " WHERE id > $1 AND ($2::uuid IS NULL OR tenant_id = $2) AND ($4::uuid IS NULL OR resource_id = $4)"
+          " ORDER BY id LIMIT $3",
+      after_id, filter.tenant_id, static_cast<int64_t>(limit), filter.resource_id));
 }
 
 void EventBroadcaster::ensure_started() {

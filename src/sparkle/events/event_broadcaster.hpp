@@ -19,15 +19,20 @@ namespace harmony::sparkle {
 struct StreamEvent {
   int64_t id = 0;
   std::optional<std::string> tenant_id;  // none: an event of the cloud (hosts)
+  std::optional<std::string> resource_id;
   std::string kind;
   std::string data;  // the JSON document clients receive
 };
 
 // Who sees an event: a system administrator everything (or one tenant's when it asks), anyone
-// else the events of the token's tenant.
+// else the events of the token's tenant; narrowed to one resource's when the client asks (the
+// dashboard's page of one instance).
 struct EventFilter {
-  std::optional<std::string> tenant_id;  // none: every event
-  bool admits(const StreamEvent& event) const { return !tenant_id || event.tenant_id == tenant_id; }
+  std::optional<std::string> tenant_id;    // none: every event
+  std::optional<std::string> resource_id;  // none: every resource
+  bool admits(const StreamEvent& event) const {
+    return (!tenant_id || event.tenant_id == tenant_id) && (!resource_id || event.resource_id == resource_id);
+  }
 };
 
 class EventSubscriber {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <memory>
 
+#include "sparkle/api/json_body.hpp"
 #include "sparkle/events/event_broadcaster.hpp"
 #include "sparkle/events/event_stream.hpp"
 #include "sparkle/http/api_error.hpp"
@@ -37,7 +38,12 @@ Response stream_events(ApiContext& ctx, EventBroadcaster& broadcaster, Request& 
   // Tenant members see their token's tenant; system administrators see everything, or one
   // tenant's events with ?tenant_id=.
   const auto scope = list_filter_for(p, request.query_param("tenant_id"), false);
-  const EventFilter filter{scope.tenant_id};
+  std::optional<std::string> resource_id;
+  if (auto text = request.query_param("resource_id")) {
+    if (!is_uuid(*text)) throw bad_request("resource_id", "must be the id of a resource (a UUID)");
+    resource_id = std::string(*text);
+  }
+  const EventFilter filter{scope.tenant_id, resource_id};
   const auto resume = resume_point(request);
 
   auto stream = std::make_shared<EventStream>(

@@ -7,8 +7,24 @@ export interface LiveOptions {
   // Called with the type of resource that changed ('instance', 'volume', 'host'...), or null
   // when everything should be refreshed (polling, reconnect).
   onChange: (kind: string | null) => void
+  // Every event as Sparkle sent it (the instance page lists them).
+  onEvent?: (event: CloudEvent) => void
+  // Extra query parameters of the stream, e.g. last_event_id=0 to replay the past first.
+  query?: Record<string, string>
   pollMs?: number
   eventSourceFactory?: (url: string) => EventSourceLike
+}
+
+// The data line of one event (docs/openapi.json, schema Event).
+export interface CloudEvent {
+  id: number
+  at: string
+  tenant_id: string | null
+  resource_type: string
+  resource_id: string | null
+  host_id: string | null
+  kind: string
+  detail: Record<string, unknown>
 }
 
 export interface EventSourceLike {
@@ -37,6 +53,8 @@ export const EVENT_KINDS = [
   'link_up',
   'fc_port_down',
   'fc_port_up',
+  'host_unfenceable',
+  'host_fencing_failed',
 ]
 
 const SLOW_POLL_MS = 30000
@@ -53,7 +71,8 @@ export class LiveUpdates {
   start(): void {
     const factory = this.options.eventSourceFactory ?? ((url: string) => new EventSource(url) as EventSourceLike)
     if (typeof EventSource === 'undefined' && !this.options.eventSourceFactory) return this.poll()
-    const url = `/clouds/${encodeURIComponent(this.options.cloud)}/api/v1/events`
+    const query = new URLSearchParams(this.options.query ?? {}).toString()
+    const url = `/clouds/${encodeURIComponent(this.options.cloud)}/api/v1/events` + (query ? '?' + query : '')
     try {
       this.source = factory(url)
     } catch {
@@ -70,13 +89,14 @@ export class LiveUpdates {
       this.options.onChange(null)
     }
     const onEvent = (e: MessageEvent) => {
-      let resource: string | null = null
+      let event: CloudEvent | null = null
       try {
-        resource = JSON.parse(e.data)?.resource_type ?? null
+        event = JSON.parse(e.data) as CloudEvent
       } catch {
-        resource = null
+        event = null
       }
-      this.options.onChange(resource)
+      if (event && this.options.onEvent) this.options.onEvent(event)
+      this.options.onChange(event?.resource_type ?? null)
     }
     this.source.onmessage = onEvent
     for (const kind of EVENT_KINDS) this.source.addEventListener(kind, onEvent)

@@ -1,4 +1,5 @@
 import { listAll } from '../api/client'
+import { placementHeadroom, type PlacementHeadroom } from '../api/hosts'
 import { isSystemAdmin } from '../api/session'
 import type { Host, Instance } from '../api/types'
 import { pendingLabel } from '../api/pending'
@@ -15,8 +16,10 @@ export interface CloudSummary {
   vcpusTotal: number | null
   ramUsedMib: number
   ramTotalMib: number | null
-  // Could the cloud restart the instances of its biggest host elsewhere?
-  failoverHeadroom: boolean | null
+  // Sparkle's own answer (GET /placement/headroom): how many failed hosts the placed instances
+  // survive, against the reserve the cloud is configured to keep. Null: not an operator, or the
+  // Sparkle could not say.
+  failoverHeadroom: PlacementHeadroom | null
   alerts: string[]
 }
 
@@ -30,7 +33,7 @@ export function hostRamMib(host: Host): number {
   return typeof ram === 'number' ? ram : 0
 }
 
-export function summarize(cloud: string, instances: Instance[], hosts: Host[] | null): CloudSummary {
+export function summarize(cloud: string, instances: Instance[], hosts: Host[] | null, headroom: PlacementHeadroom | null = null): CloudSummary {
   const live = instances.filter((i) => !i.deleted_at)
   const s: CloudSummary = {
     cloud,
@@ -44,7 +47,7 @@ export function summarize(cloud: string, instances: Instance[], hosts: Host[] | 
     vcpusTotal: null,
     ramUsedMib: live.reduce((n, i) => n + (i.spec.ram_mib ?? 0), 0),
     ramTotalMib: null,
-    failoverHeadroom: null,
+    failoverHeadroom: headroom,
     alerts: [],
   }
   for (const i of live.filter((i) => i.status?.state === 'error')) s.alerts.push(`instance ${i.name}: ${i.status.message ?? 'error'}`)
@@ -56,19 +59,35 @@ export function summarize(cloud: string, instances: Instance[], hosts: Host[] | 
     const ram = enrolled.map(hostRamMib)
     s.vcpusTotal = cpus.reduce((a, b) => a + b, 0)
     s.ramTotalMib = ram.reduce((a, b) => a + b, 0)
-    const biggestRam = Math.max(0, ...ram)
-    s.failoverHeadroom = s.ramTotalMib > 0 ? s.ramTotalMib - biggestRam >= s.ramUsedMib : null
-    for (const h of enrolled.filter((h) => h.state !== 'online' && h.state !== 'maintenance')) s.alerts.push(`host ${h.name} is ${h.state}`)
+    for (const h of enrolled.filter((h) => h.state !== 'online' && h.state !== 'maintenance')) {
+      const alert = (h.status as { outage_alert?: string } | null)?.outage_alert
+      s.alerts.push(`host ${h.name} is ${h.state}` + (alert ? `: ${alert}` : ''))
+    }
     const waiting = hosts.filter((h) => h.enrollment === 'pending').length
     if (waiting) s.alerts.push(`${waiting} host(s) wait for acceptance`)
+  }
+  if (headroom && !headroom.reserve_holds) {
+    s.alerts.push(`failover reserve of ${headroom.reserve_hosts} host(s) not met: survives ${headroom.tolerated_failures} host failure(s)`)
   }
   return s
 }
 
+// Headroom is an operator's figure; a Sparkle that cannot compute it leaves it unknown rather
+// than failing the whole summary.
+export async function loadHeadroom(cloud: string): Promise<PlacementHeadroom | null> {
+  if (!isSystemAdmin(cloud)) return null
+  try {
+    return await placementHeadroom(cloud)
+  } catch {
+    return null
+  }
+}
+
 export async function loadSummary(cloud: string): Promise<CloudSummary> {
-  const [instances, hosts] = await Promise.all([
+  const [instances, hosts, headroom] = await Promise.all([
     listAll<Instance>(cloud, '/instances'),
     isSystemAdmin(cloud) ? listAll<Host>(cloud, '/hosts') : Promise.resolve(null),
+    loadHeadroom(cloud),
   ])
-  return summarize(cloud, instances, hosts)
+  return summarize(cloud, instances, hosts, headroom)
 }
