@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/pg/errors.hpp"
+
 using harmony::sparkle::Request;
 using harmony::sparkle::Response;
 using harmony::sparkle::Router;
@@ -49,4 +51,17 @@ TEST(RouterTest, ExactRoutesStillMatchExactly) {
   EXPECT_EQ(router.dispatch(longer).status, 404);
   auto exact = request("GET", "/api/v1/instances/1");
   EXPECT_EQ(router.dispatch(exact).status, 200);
+}
+
+TEST(RouterTest, DatabaseOutageIsA503WithRetryAfter) {
+  Router router;
+  router.add("POST", "/things",
+             [](Request&) -> Response { throw harmony::pg::DbUnavailable("database connection lost"); });
+  auto r = request("POST", "/things");
+  auto answer = router.dispatch(r);
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(answer.body)["error"]["code"], "unavailable");
+  bool retry_after = false;
+  for (const auto& [name, value] : answer.headers) retry_after |= name == "Retry-After" && value == "1";
+  EXPECT_TRUE(retry_after);
 }

@@ -5,10 +5,23 @@
 namespace harmony::pg {
 namespace {
 
-// Connection-class SQLSTATEs (08xxx), shutdown (57P0x) and read-only standby (25006) mean the
-// request may succeed against the database later or elsewhere: 503, not a bug.
-bool is_unavailable_state(std::string_view state) {
-  return state.starts_with("08") || state.starts_with("57P") || state == "25006" || state == "53300";
+bool reported_on(PGconn* conn, const char* parameter) {
+  const char* value = PQparameterStatus(conn, parameter);
+  return value != nullptr && std::string_view(value) == "on";
+}
+
+// The server reports (PostgreSQL 14+) whether it is a standby or refuses writes by default: a
+// connection to it can write nothing, whatever it was when it was opened.
+bool server_read_only(PGconn* conn) {
+  return reported_on(conn, "in_hot_standby") || reported_on(conn, "default_transaction_read_only");
+}
+
+// Connection-class SQLSTATEs (08xxx), shutdown (57P0x), too many connections and a write refused
+// by a read-only server (a standby, or a demoted primary) mean the request may succeed against the
+// database later or elsewhere: 503, not a bug. A write in a transaction we made read-only stays a bug.
+bool is_unavailable_state(std::string_view state, PGconn* conn) {
+  if (state == "25006") return server_read_only(conn);
+  return state.starts_with("08") || state.starts_with("57P") || state == "53300";
 }
 
 }  // namespace
@@ -61,7 +74,7 @@ void Connection::check(PGresult* raw) {
   const char* state_field = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
   std::string state = state_field ? state_field : "";
   std::string message = PQerrorMessage(conn_.get());
-  if (PQstatus(conn_.get()) != CONNECTION_OK || is_unavailable_state(state)) {
+  if (PQstatus(conn_.get()) != CONNECTION_OK || is_unavailable_state(state, conn_.get())) {
     throw DbUnavailable("database unavailable: " + message);
   }
   throw DbError(message, state);
@@ -100,8 +113,10 @@ void Connection::ensure_setting(const std::string& name, const std::string& valu
   settings_[name] = value;
 }
 
+// A connection to a server that became read-only is useless to the pool: dropping it makes the
+// next one go (through a multi-host conninfo with target_session_attrs=read-write) to the primary.
 bool Connection::healthy() const {
-  return PQstatus(conn_.get()) == CONNECTION_OK;
+  return PQstatus(conn_.get()) == CONNECTION_OK && !server_read_only(conn_.get());
 }
 
 }  // namespace harmony::pg

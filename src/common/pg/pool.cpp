@@ -1,7 +1,25 @@
 #include "common/pg/pool.hpp"
 
+#include <poll.h>
+
 namespace harmony::pg {
 namespace {
+
+// An idle connection has nothing to read unless the server spoke on its own: it closed the
+// connection (crash, shutdown, failover, pg_terminate_backend), usually saying why first.
+// Reading that tells libpq the connection is gone, without a round trip.
+bool still_open(Connection& conn) {
+  pollfd fd{conn.socket(), POLLIN, 0};
+  if (fd.fd < 0) return false;
+  if (::poll(&fd, 1, 0) > 0) {
+    try {
+      conn.take_notifications();  // pooled connections LISTEN to nothing: nothing is lost
+    } catch (const DbUnavailable&) {
+      return false;
+    }
+  }
+  return conn.healthy();
+}
 
 struct Ambient {
   const Pool* pool = nullptr;
@@ -48,16 +66,23 @@ Lease Pool::acquire() {
 Lease Pool::acquire_unprepared() {
   std::unique_lock lock(mutex_);
   auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
-  while (idle_.empty() && open_ >= options_.size) {
-    if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        open_ >= options_.size) {
-      throw DbUnavailable("no database connection free within the acquire timeout");
+  for (;;) {
+    while (idle_.empty() && open_ >= options_.size) {
+      if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+          open_ >= options_.size) {
+        throw DbUnavailable("no database connection free within the acquire timeout");
+      }
     }
-  }
-  if (!idle_.empty()) {
+    if (idle_.empty()) break;
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    return Lease(this, std::move(conn));
+    lock.unlock();
+    // After a failover every idle connection is to the old primary: each is dropped here rather
+    // than failing a request.
+    if (still_open(*conn)) return Lease(this, std::move(conn));
+    conn.reset();
+    lock.lock();
+    --open_;
   }
   ++open_;
   lock.unlock();

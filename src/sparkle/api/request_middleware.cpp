@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <thread>
 
 #include "common/crypto/sha256.hpp"
 #include "sparkle/auth/principal.hpp"
@@ -13,8 +12,6 @@ namespace harmony::sparkle {
 namespace {
 
 constexpr auto kIdempotencyWait = std::chrono::seconds(10);
-// A reservation older than this is taken to belong to a request that died mid-way.
-constexpr int kAbandonedAfterSeconds = 60;
 
 // What identifies a request body for replay detection. Password fields are left out: the hash is
 // stored, and a plain hash of a body with a password in it could be guessed offline.
@@ -30,65 +27,54 @@ bool is_mutating(const std::string& method) {
 }
 
 // A retried POST with the same Idempotency-Key gets the first answer, never a second resource.
-// The key is reserved with an insert before the handler runs, so concurrent retries wait for
-// the first one's outcome instead of racing it.
+// The key is reserved in the same transaction as the request's effects and its recorded response:
+// a concurrent retry waits on that row until the first one commits (and then replays its answer)
+// or rolls back (and then runs the request itself). A reservation therefore never outlives its
+// request, whether the request failed, the controller died or the database failed over.
 Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handler, const std::string& key) {
   if (key.empty() || key.size() > 255)
     throw bad_request("Idempotency-Key", "Idempotency-Key must be 1-255 characters");
   const auto& p = ctx.auth.require(request);
   std::string request_hash =
       crypto::sha256_hex(request.method + " " + request.path + "\n" + fingerprint_body(request.body));
-  auto deadline = std::chrono::steady_clock::now() + kIdempotencyWait;
-  for (;;) {
-    {
-      auto conn = ctx.db.acquire();
-      auto reserved = conn->query(
+
+  struct ServerFailure {
+    Response response;
+  };
+  try {
+    return ctx.db.transact([&](pg::Connection& conn) {
+      conn.query("SELECT set_config('lock_timeout', $1, true)",
+                 std::to_string(kIdempotencyWait.count()) + "s");
+      // A row without a response was left by an earlier version, which reserved keys in a
+      // transaction of their own: it belongs to no running request.
+      auto reserved = conn.query(
           "INSERT INTO idempotency_keys (user_id, key, method, path, request_hash) VALUES ($1, $2, $3, $4, "
           "$5)"
           " ON CONFLICT (user_id, key) DO UPDATE SET created_at = now(), request_hash = "
           "EXCLUDED.request_hash,"
           " method = EXCLUDED.method, path = EXCLUDED.path, epoch = EXCLUDED.epoch"
           "   WHERE idempotency_keys.status_code IS NULL"
-          "   AND (idempotency_keys.created_at < now() - make_interval(secs => $6)"
-          "        OR idempotency_keys.epoch < EXCLUDED.epoch)"
           " RETURNING 1",
-          p.user_id, key, request.method, request.path, request_hash, kAbandonedAfterSeconds);
+          p.user_id, key, request.method, request.path, request_hash);
+      conn.exec("SET LOCAL lock_timeout TO DEFAULT");
       if (reserved.empty()) {
-        auto existing = conn->query(
+        auto existing = conn.query(
             "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = $1 AND "
             "key = $2",
             p.user_id, key);
-        if (!existing.empty()) {
-          if (existing.text(0, 0) != request_hash) {
-            throw ApiError(422, "idempotency_key_reused",
-                           "this Idempotency-Key was used for a different request", "Idempotency-Key");
-          }
-          if (!existing.is_null(0, 1)) {
-            Response replay;
-            replay.status = static_cast<int>(existing.int64(0, 1));
-            replay.body = std::string(existing.text(0, 2));
-            replay.with_header("Idempotent-Replayed", "true");
-            return replay;
-          }
-        }
-        if (std::chrono::steady_clock::now() > deadline) {
+        if (existing.empty() || existing.is_null(0, 1)) {
           throw conflict("a request with this Idempotency-Key is still in progress", "Idempotency-Key");
         }
-      } else {
-        break;
+        if (existing.text(0, 0) != request_hash) {
+          throw ApiError(422, "idempotency_key_reused",
+                         "this Idempotency-Key was used for a different request", "Idempotency-Key");
+        }
+        Response replay;
+        replay.status = static_cast<int>(existing.int64(0, 1));
+        replay.body = std::string(existing.text(0, 2));
+        replay.with_header("Idempotent-Replayed", "true");
+        return replay;
       }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-
-  // The request's effects and its recorded response commit in one transaction: a controller that
-  // dies between the two can neither lose the answer of a request that took effect nor let the
-  // retry take effect a second time.
-  struct ServerFailure {
-    Response response;
-  };
-  try {
-    return ctx.db.transact([&](pg::Connection& conn) {
       pg::AmbientTransaction joined(ctx.db, conn);
       std::exception_ptr retry;
       Response response = Router::guarded(request, [&]() -> Response {
@@ -100,6 +86,7 @@ Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handle
         }
       });
       if (retry) std::rethrow_exception(retry);  // the whole request runs again
+      // Nothing takes effect, the reservation included: a retry runs the request again.
       if (response.status >= 500) throw ServerFailure{std::move(response)};
       conn.query(
           "UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2",
@@ -107,10 +94,10 @@ Response run_idempotent(ApiContext& ctx, Request& request, const Handler& handle
       return response;
     });
   } catch (ServerFailure& failure) {
-    // Nothing took effect: let a retry run the request again.
-    auto conn = ctx.db.acquire();
-    conn->query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2", p.user_id, key);
     return std::move(failure.response);
+  } catch (const pg::DbError& e) {
+    if (e.sqlstate != "55P03") throw;  // lock_not_available: the first request still runs
+    throw conflict("a request with this Idempotency-Key is still in progress", "Idempotency-Key");
   }
 }
 

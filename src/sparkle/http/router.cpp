@@ -117,7 +117,10 @@ Response Router::guarded(Request& request, const std::function<Response()>& call
     return error_response(e);
   } catch (const pg::DbUnavailable& e) {
     spdlog::warn("request {}: database unavailable: {}", request.request_id, e.what());
-    return error_response(ApiError(503, "unavailable", "the database is unavailable, try again"));
+    // A failover takes seconds: the client retries (with its Idempotency-Key) soon.
+    auto response = error_response(ApiError(503, "unavailable", "the database is unavailable, try again"));
+    response.headers.emplace_back("Retry-After", "1");
+    return response;
   } catch (const NotLeader& e) {
     return not_leader_response(request, e.what());
   } catch (const nlohmann::json::exception& e) {
