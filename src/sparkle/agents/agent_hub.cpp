@@ -26,6 +26,9 @@ constexpr const char* kZapDomain = "harmony-agents";
 constexpr auto kCoalesce = std::chrono::milliseconds(50);
 constexpr auto kHousekeeping = std::chrono::seconds(2);
 constexpr auto kHeartbeatFlush = std::chrono::seconds(1);
+// A heartbeat counts when the hub reads it, so while the hub reads its inbox late every host looks
+// late by as much: hosts are only declared stale while the inbox was drained this recently.
+constexpr auto kMaxLagForStaleness = std::chrono::seconds(2);
 // Per round, for reading messages and for sending documents, so that neither starves the other
 // (nor the heartbeat flush) when 10,000 agents connect at once.
 constexpr auto kRoundBudget = std::chrono::milliseconds(100);
@@ -72,6 +75,9 @@ struct AgentHub::State {
   std::unordered_map<std::string, std::string> routes;
   std::chrono::steady_clock::time_point last_resend = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_housekeeping = std::chrono::steady_clock::now();
+  // The last time a read found the inbox empty.
+  std::chrono::steady_clock::time_point drained = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_lag_warning;
   proto::Bootstrap bootstrap;
 };
 
@@ -185,7 +191,10 @@ void AgentHub::run() {
       auto read_until = std::chrono::steady_clock::now() + kRoundBudget;
       while (std::chrono::steady_clock::now() < read_until) {
         auto inbound = s.router->try_receive();
-        if (!inbound) break;
+        if (!inbound) {
+          s.drained = std::chrono::steady_clock::now();
+          break;
+        }
         ++counters_.received;
         // The host is the one the sender's key is enrolled for (the ZAP user id), whatever routing
         // id it chose: a new agent learns its host id from its first desired state.
@@ -306,8 +315,15 @@ void AgentHub::run() {
       if (now - s.last_housekeeping >= kHousekeeping) {
         s.last_housekeeping = now;
         int64_t epoch = leadership_.current_epoch();
-        mark_stale_hosts(db_, epoch, options_.stale_after.count());
-        advance_host_outages(db_, epoch, options_.stale_after.count());
+        if (auto lag = now - s.drained; lag <= kMaxLagForStaleness) {
+          mark_stale_hosts(db_, epoch, options_.stale_after.count());
+          advance_host_outages(db_, epoch, options_.stale_after.count());
+        } else if (now - s.last_lag_warning >= std::chrono::seconds(30)) {
+          // Declaring hosts dead because this controller is slow would fence healthy hosts.
+          s.last_lag_warning = now;
+          spdlog::warn("agent hub is {} ms behind its inbox: no host is declared stale until it catches up",
+                       std::chrono::duration_cast<std::chrono::milliseconds>(lag).count());
+        }
         place_waiting_instances(db_, epoch);
         std::erase_if(s.connected, [&](const auto& entry) {
           if (now - entry.second <= options_.stale_after * 3) return false;

@@ -54,6 +54,12 @@ void check(const pg::Result& row, const char* column, const char* quota_name, co
 
 }  // namespace
 
+void ensure_quota_rows(pg::Connection& conn, const std::string& tenant_id) {
+  if (conn.query("SELECT 1 FROM quota_usage WHERE tenant_id = $1", tenant_id).empty()) {
+    create_quota_rows(conn, tenant_id);
+  }
+}
+
 void lock_quota(pg::Connection& conn, const std::string& tenant_id) {
   locked_usage(conn, tenant_id);
 }

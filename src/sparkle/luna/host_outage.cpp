@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "sparkle/leadership/leadership.hpp"
 
 namespace harmony::sparkle {
@@ -14,6 +17,15 @@ void record(pg::Connection& conn, const std::string& host_id, const std::string&
       "$1::uuid, "
       "$2, $3::jsonb)",
       host_id, kind, detail);
+}
+
+// One line per host while they are few, a count beyond: a log line per host for thousands of
+// hosts at once would itself slow the thread that must catch up.
+void log_hosts(const pg::Result& hosts, std::string_view what) {
+  constexpr int kNamed = 10;
+  for (int r = 0; r < std::min(hosts.rows(), kNamed); ++r)
+    spdlog::error("host {} {}", hosts.text(r, 0), what);
+  if (hosts.rows() > kNamed) spdlog::error("{} more hosts {}", hosts.rows() - kNamed, what);
 }
 
 }  // namespace
@@ -54,15 +66,17 @@ int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_se
     }
     changed += fencing.rows();
 
+    // One statement for every such host, events included: after a partition thousands of hosts
+    // can turn suspect in the same round, and this runs on the agent hub's thread.
     auto unfenceable = conn.query(
-        "UPDATE hosts SET status = status || jsonb_build_object('outage_alert',"
+        "WITH alerted AS (UPDATE hosts SET status = status || jsonb_build_object('outage_alert',"
         " 'no fence method: nothing is restarted until an operator confirms the host is off'), updated_at = "
         "now()"
-        " WHERE state = 'suspect' AND deleted_at IS NULL AND NOT status ? 'outage_alert' RETURNING id");
-    for (int r = 0; r < unfenceable.rows(); ++r) {
-      record(conn, std::string(unfenceable.text(r, 0)), "host_unfenceable", {});
-      spdlog::error("host {} stopped sending heartbeats and cannot be fenced", unfenceable.text(r, 0));
-    }
+        " WHERE state = 'suspect' AND deleted_at IS NULL AND NOT status ? 'outage_alert' RETURNING id),"
+        " recorded AS (INSERT INTO events (resource_type, resource_id, host_id, kind, detail)"
+        "  SELECT 'host', id, id, 'host_unfenceable', '{}'::jsonb FROM alerted)"
+        " SELECT id FROM alerted");
+    log_hosts(unfenceable, "stopped sending heartbeats and cannot be fenced");
     return changed;
   });
 }
