@@ -2,7 +2,7 @@ import { mount } from '@vue/test-utils'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { nextTick } from 'vue'
 import { addEvent, coalesce, describeEvent } from '../src/api/events'
-import { canConfirmOff, fencingAlert, hostStateClass, isOutage } from '../src/api/hosts'
+import { canConfirmOff, fencingAlert, hardwareLines, hostStateClass, isOutage } from '../src/api/hosts'
 import { LiveUpdates, type CloudEvent, type EventSourceLike } from '../src/api/live'
 import { addSample, formatRate, metricsOf, sparklinePoints } from '../src/api/metrics'
 import type { Host } from '../src/api/types'
@@ -54,7 +54,7 @@ describe('instance events', () => {
 
   it('describes state changes, pending work and agent reports', () => {
     expect(describeEvent(event(1, 'state_changed', { state: 'running', previous_state: 'converging' }))).toBe('converging → running')
-    expect(describeEvent(event(2, 'state_changed', { state: 'running', pending_action: 'stop' }))).toBe('running; waiting for the host: stop')
+    expect(describeEvent(event(2, 'state_changed', { state: 'running', pending_action: 'stop' }))).toBe('now running; waiting for the host: stop')
     expect(describeEvent(event(3, 'domain_crashed', { reason: 'panicked' }))).toBe('domain crashed: panicked')
     expect(describeEvent(event(4, 'purged'))).toBe('deleted on its host and removed')
   })
@@ -113,6 +113,11 @@ describe('performance sparklines', () => {
   it('reads host metrics and keeps new samples only', () => {
     const status = { metrics: { at: 't1', cpu_pct: 12.5, mem_used_mib: 512, net_rx_bps: 10, net_tx_bps: 20, disk_read_bps: 0, disk_write_bps: 1, interval_s: 10, domains: 2 } }
     expect(metricsOf({})).toBeNull()
+    expect(metricsOf(status)).toMatchObject({ source: 'metrics', cpu_pct: 12.5, net_tx_bps: 20, instances: 2 })
+    // Without metrics batches, the figures every heartbeat carries.
+    const heartbeat = metricsOf({ load: { cpu_used_pct: 3, memory_used_mib: 100, vcpus_allocated: 2, instances_running: 1 } }, 'hb1')
+    expect(heartbeat).toEqual({ at: 'hb1', source: 'heartbeat', cpu_pct: 3, mem_used_mib: 100, vcpus_allocated: 2, instances: 1 })
+    expect(metricsOf({ load: { cpu_used_pct: 3 } }, null)).toBeNull()
     let series = addSample([], metricsOf(status))
     series = addSample(series, metricsOf(status))
     expect(series).toHaveLength(1)
@@ -177,5 +182,26 @@ describe('hosts', () => {
     await dialog.trigger('keydown', { key: 'Escape' })
     expect(wrapper.emitted('cancel')).toHaveLength(1)
     wrapper.unmount()
+  })
+})
+
+describe('host hardware', () => {
+  it('reads the agent report as a few lines', () => {
+    const lines = hardwareLines({
+      cpu: { model: 'Xeon', sockets: 1, cores: 4, threads: 8, flags: ['sse2'] },
+      memory_mib: 15935,
+      disks: [{ name: 'sda', size_bytes: 2000398934016, rotational: true }],
+      nics: [{ name: 'eno1', link_up: true, speed_mbps: 1000 }, { name: 'eno2', link_up: false }],
+      domain_types: ['qemu'],
+      fc_hosts: [],
+    })
+    expect(lines).toEqual([
+      { key: 'CPU', value: 'Xeon, 1 socket(s), 4 cores, 8 threads' },
+      { key: 'Memory', value: '15.6 GiB' },
+      { key: 'Disks', value: 'sda 2000 GB (rotational)' },
+      { key: 'NICs', value: 'eno1 up 1000 Mb/s; eno2 down' },
+      { key: 'domain_types', value: 'qemu' },
+      { key: 'fc_hosts', value: 'none' },
+    ])
   })
 })

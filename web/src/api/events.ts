@@ -23,7 +23,7 @@ export function describeEvent(event: CloudEvent): string {
     case 'state_changed': {
       const parts: string[] = []
       if (state && previous && state !== previous) parts.push(`${previous} → ${state}`)
-      else if (state) parts.push(state)
+      else if (state) parts.push(`now ${state}`)
       if (typeof d.pending_action === 'string') parts.push(`waiting for the host: ${d.pending_action}`)
       if (typeof d.enrollment === 'string' && event.resource_type === 'host') parts.push(`enrollment ${d.enrollment}`)
       return parts.length ? parts.join('; ') : 'state reported'

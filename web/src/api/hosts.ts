@@ -72,3 +72,33 @@ export interface PlacementHeadroom {
 export async function placementHeadroom(cloud: string): Promise<PlacementHeadroom> {
   return request<PlacementHeadroom>(cloudPath(cloud, '/placement/headroom'))
 }
+
+// The agent's hardware report (proto/hello.schema.json) in a few readable lines; what the
+// dashboard does not know is shown as the agent sent it.
+export function hardwareLines(hardware: Record<string, unknown> | null | undefined): { key: string; value: string }[] {
+  const out: { key: string; value: string }[] = []
+  for (const [key, value] of Object.entries(hardware ?? {})) {
+    if (key === 'cpu' && value && typeof value === 'object') {
+      const c = value as { model?: string; sockets?: number; cores?: number; threads?: number }
+      const parts = [c.model, c.sockets && `${c.sockets} socket(s)`, c.cores && `${c.cores} cores`, c.threads && `${c.threads} threads`]
+      out.push({ key: 'CPU', value: parts.filter(Boolean).join(', ') })
+    } else if (key === 'memory_mib' && typeof value === 'number') {
+      out.push({ key: 'Memory', value: `${(value / 1024).toFixed(1)} GiB` })
+    } else if (key === 'disks' && Array.isArray(value)) {
+      const disks = value.map((d: { name?: string; size_bytes?: number; rotational?: boolean }) =>
+        `${d.name ?? '?'} ${d.size_bytes ? (d.size_bytes / 1e9).toFixed(0) + ' GB' : ''}${d.rotational ? ' (rotational)' : ''}`.trim(),
+      )
+      out.push({ key: 'Disks', value: disks.join('; ') || 'none' })
+    } else if (key === 'nics' && Array.isArray(value)) {
+      const nics = value.map((n: { name?: string; speed_mbps?: number; link_up?: boolean }) =>
+        `${n.name ?? '?'} ${n.link_up ? `up${n.speed_mbps ? ' ' + n.speed_mbps + ' Mb/s' : ''}` : 'down'}`,
+      )
+      out.push({ key: 'NICs', value: nics.join('; ') || 'none' })
+    } else if (Array.isArray(value)) {
+      out.push({ key, value: value.length ? value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ') : 'none' })
+    } else {
+      out.push({ key, value: typeof value === 'object' ? JSON.stringify(value) : String(value) })
+    }
+  }
+  return out
+}

@@ -1,33 +1,54 @@
-// A host's load as its agent last reported it (hosts.status.metrics, one interval's averages;
-// Sparkle keeps only the newest batch). The dashboard keeps the samples it saw while a page is
-// open to draw their trend; history beyond that is collectd's.
+// A host's load as Sparkle knows it: hosts.status.metrics (one interval's averages, from an
+// agent that sends metrics batches) when present, else hosts.status.load (what every heartbeat
+// carries: CPU, memory, vCPUs allocated, instances running). Sparkle keeps only the newest of
+// each; the dashboard keeps the samples it saw while a page is open to draw their trend, history
+// beyond that is collectd's.
 export interface HostMetricsSample {
   at: string
+  source: 'metrics' | 'heartbeat'
   interval_s?: number
-  domains?: number
   cpu_pct: number
   mem_used_mib: number
-  net_rx_bps: number
-  net_tx_bps: number
-  disk_read_bps: number
-  disk_write_bps: number
+  net_rx_bps?: number
+  net_tx_bps?: number
+  disk_read_bps?: number
+  disk_write_bps?: number
+  vcpus_allocated?: number
+  instances?: number
 }
 
-export function metricsOf(status: unknown): HostMetricsSample | null {
-  const m = (status as { metrics?: Partial<HostMetricsSample> } | null)?.metrics
-  if (!m || typeof m.at !== 'string') return null
-  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-  return {
-    at: m.at,
-    interval_s: m.interval_s,
-    domains: m.domains,
-    cpu_pct: n(m.cpu_pct),
-    mem_used_mib: n(m.mem_used_mib),
-    net_rx_bps: n(m.net_rx_bps),
-    net_tx_bps: n(m.net_tx_bps),
-    disk_read_bps: n(m.disk_read_bps),
-    disk_write_bps: n(m.disk_write_bps),
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+
+export function metricsOf(status: unknown, heartbeatAt: string | null = null): HostMetricsSample | null {
+  const st = status as { metrics?: Record<string, unknown>; load?: Record<string, unknown> } | null
+  const m = st?.metrics
+  if (m && typeof m.at === 'string') {
+    return {
+      at: m.at,
+      source: 'metrics',
+      interval_s: num(m.interval_s),
+      cpu_pct: num(m.cpu_pct) ?? 0,
+      mem_used_mib: num(m.mem_used_mib) ?? 0,
+      net_rx_bps: num(m.net_rx_bps) ?? 0,
+      net_tx_bps: num(m.net_tx_bps) ?? 0,
+      disk_read_bps: num(m.disk_read_bps) ?? 0,
+      disk_write_bps: num(m.disk_write_bps) ?? 0,
+      instances: num(m.domains),
+      vcpus_allocated: num((st?.load ?? {}).vcpus_allocated),
+    }
   }
+  const l = st?.load
+  if (l && heartbeatAt) {
+    return {
+      at: heartbeatAt,
+      source: 'heartbeat',
+      cpu_pct: num(l.cpu_used_pct) ?? 0,
+      mem_used_mib: num(l.memory_used_mib) ?? 0,
+      vcpus_allocated: num(l.vcpus_allocated),
+      instances: num(l.instances_running),
+    }
+  }
+  return null
 }
 
 // Appends a sample unless it is the one already seen (polling faster than the agent reports).
