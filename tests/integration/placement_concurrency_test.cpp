@@ -169,6 +169,16 @@ TEST_F(PlacementConcurrencyTest, FiftyConcurrentCreatesFillTheCloudExactly) {
   EXPECT_EQ(error["code"], "no_host");
   EXPECT_NE(error["message"].get<std::string>().find("all 5 remaining hosts are full"), std::string::npos)
       << refused.body;
+  // The same explanation for programs, next to the text.
+  auto explanation = error["explanation"];
+  EXPECT_EQ(explanation["hosts_passing"], 0) << refused.body;
+  ASSERT_TRUE(explanation["steps"].is_array()) << refused.body;
+  const auto& last = explanation["steps"].back();
+  EXPECT_EQ(last["filter"], "capacity") << refused.body;
+  EXPECT_EQ(last["reason"], "full") << refused.body;
+  EXPECT_EQ(last["excluded"], 5) << refused.body;
+  EXPECT_EQ(last["hosts_considered"], 5) << refused.body;
+  EXPECT_EQ(last["short_vcpus"], 5) << refused.body;
 
   // Deleting one frees nothing until its agent reports it gone; purging it does.
   auto victim = results[0].json();
@@ -188,6 +198,12 @@ TEST_F(PlacementConcurrencyTest, UnknownTraitIsUnprocessable) {
                                instance_body(t, "needs-gpu", {{"required_traits", {"quantum-gpu"}}}));
   ASSERT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(r.json()["error"]["field"], "spec.required_traits");
+  auto steps = r.json()["error"]["explanation"]["steps"];
+  ASSERT_EQ(steps.size(), 1u) << r.body;
+  EXPECT_EQ(steps[0]["filter"], "trait");
+  EXPECT_EQ(steps[0]["trait"], "quantum-gpu");
+  EXPECT_EQ(steps[0]["hosts_with_trait"], 0);
+  EXPECT_EQ(steps[0]["reason"], "missing_trait");
   EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("trait quantum-gpu required: 0 of"),
             std::string::npos)
       << r.body;
@@ -217,6 +233,66 @@ TEST_F(PlacementConcurrencyTest, GuardRefusesDoubleBookingFromAnyPath) {
   EXPECT_EQ(r.status, 409) << r.body;
 }
 
+// Inserts of many rows are guarded per statement (sql/080): the statement's total per host is
+// checked, so a batch that overfills one host is refused whole, and one that fits is counted,
+// logged for the engines and announced once per host.
+TEST_F(PlacementConcurrencyTest, BatchInsertIsGuardedAsAWhole) {
+  auto t = make_tenant();
+  auto a = make_host("batch-a", 3);
+  auto b = make_host("batch-b", 3);
+  auto insert_batch = [&](const std::string& prefix, const std::string& hosts) {
+    sql().query(
+        "INSERT INTO instances (tenant_id, name, spec, host_id)"
+        " SELECT $1, $2 || n, '{\"vcpus\": 1, \"ram_mib\": 128}', h"
+        " FROM unnest($3::uuid[]) WITH ORDINALITY AS u(h, n)",
+        t.id, prefix, hosts);
+  };
+  try {
+    insert_batch("over-", "{" + a + "," + b + "," + a + "," + a + "," + a + "}");
+    FAIL() << "four 1-vCPU instances fitted on a 3-vCPU host";
+  } catch (const pg::DbError& e) {
+    EXPECT_EQ(e.sqlstate, "HA001") << e.what();
+    EXPECT_NE(std::string(e.what()).find(a), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(sql().query("SELECT 1 FROM instances WHERE name LIKE 'over-%' AND tenant_id = $1", t.id).rows(),
+            0);
+  EXPECT_TRUE(sql()
+                  .query("SELECT 1 FROM host_allocations WHERE host_id = ANY($1::uuid[]) AND instances > 0",
+                         "{" + a + "," + b + "}")
+                  .empty());
+
+  auto seq = sql().query("SELECT coalesce(max(seq), 0) FROM placement_changes").int64(0, 0);
+  auto event = sql().query("SELECT coalesce(max(id), 0) FROM events").int64(0, 0);
+  insert_batch("fits-", "{" + a + "," + b + "," + a + "," + b + "," + a + "}");
+  auto used = sql().query(
+      "SELECT host_id::text, vcpus, instances FROM host_allocations WHERE host_id = ANY($1::uuid[])"
+      " ORDER BY vcpus DESC",
+      "{" + a + "," + b + "}");
+  ASSERT_EQ(used.rows(), 2);
+  EXPECT_EQ(used.text(0, 0), a);
+  EXPECT_EQ(used.int64(0, 1), 3);
+  EXPECT_EQ(used.int64(0, 2), 3);
+  EXPECT_EQ(used.int64(1, 1), 2);
+  EXPECT_EQ(sql()
+                .query("SELECT count(*) FROM placement_changes WHERE seq > $1 AND kind = 'instance'", seq)
+                .int64(0, 0),
+            5);
+  auto created = sql().query(
+      "SELECT count(*), count(*) FILTER (WHERE detail->>'name' LIKE 'fits-%' AND detail->>'pending_action' = "
+      "'create')"
+      " FROM events WHERE id > $1 AND kind = 'created' AND resource_type = 'instance'",
+      event);
+  EXPECT_EQ(created.int64(0, 0), 5);
+  EXPECT_EQ(created.int64(0, 1), 5);
+  // Host a is full now, whatever path comes next.
+  try {
+    insert_batch("one-more-", "{" + a + "}");
+    FAIL() << "a fourth instance fitted on host a";
+  } catch (const pg::DbError& e) {
+    EXPECT_EQ(e.sqlstate, "HA001") << e.what();
+  }
+}
+
 TEST_F(PlacementConcurrencyTest, ReadOnlyRoutesExplainAndPlan) {
   auto t = make_tenant();
   HttpClient admin(sparkle_->port());
@@ -243,6 +319,11 @@ TEST_F(PlacementConcurrencyTest, ReadOnlyRoutesExplainAndPlan) {
   EXPECT_NE(impossible.json()["explanation"].get<std::string>().find("both remaining hosts are full"),
             std::string::npos)
       << impossible.body;
+  auto dry_steps = impossible.json()["steps"];
+  ASSERT_FALSE(dry_steps.empty()) << impossible.body;
+  EXPECT_EQ(dry_steps.back()["filter"], "capacity");
+  EXPECT_EQ(dry_steps.back()["reason"], "full");
+  EXPECT_EQ(dry_steps.back()["short_vcpus"], 2);
   auto bad = admin.post("/api/v1/placement/dry-run", {{"spec", {{"vcpus", 0}, {"ram_mib", 1}}}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json()["error"]["field"], "spec.vcpus");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "sparkle/placement/engine.hpp"
+#include "sparkle/placement/explanation_json.hpp"
 
 using namespace harmony::sparkle::placement;
 
@@ -87,6 +88,72 @@ TEST(PlacementTraits, RequiredTraitFullHostsExplainedLikeTheIssue) {
   EXPECT_EQ(d.explanation.text(),
             "trait fc required: 2 of 10 hosts have it; capacity: both remaining hosts are full (too few "
             "vCPUs on 2)");
+}
+
+// The machine-readable side of the same refusal: per filter its name, the hosts it removed,
+// why, and its own facts.
+TEST(PlacementExplanation, StepsCarryStructuredFacts) {
+  Engine engine;
+  for (int i = 0; i < 8; ++i) engine.upsert_host(host("plain" + std::to_string(i), 16, 16384));
+  engine.upsert_host(host("fc1", 2, 2048, {"fc"}));
+  engine.upsert_host(host("fc2", 2, 2048, {"fc"}));
+  for (auto id : {"i1", "i2"}) {
+    Request r = request(id, 2, 1024);
+    r.required_traits = {"fc"};
+    ASSERT_TRUE(engine.place(r).host_id);
+  }
+  Request r = request("i3", 2, 1024);
+  r.required_traits = {"fc"};
+  auto json = to_json(engine.decide(r).explanation);
+  EXPECT_EQ(json["hosts_total"], 10);
+  EXPECT_EQ(json["hosts_passing"], 0);
+  ASSERT_EQ(json["steps"].size(), 2u) << json.dump();
+  auto trait = json["steps"][0];
+  EXPECT_EQ(trait["filter"], "trait");
+  EXPECT_EQ(trait["trait"], "fc");
+  EXPECT_EQ(trait["reason"], "missing_trait");
+  EXPECT_EQ(trait["excluded"], 8);
+  EXPECT_EQ(trait["hosts_with_trait"], 2);
+  EXPECT_EQ(trait["full"], 2);
+  EXPECT_EQ(trait["detail"], "trait fc required: 2 of 10 hosts have it");
+  auto capacity = json["steps"][1];
+  EXPECT_EQ(capacity["filter"], "capacity");
+  EXPECT_EQ(capacity["reason"], "full");
+  EXPECT_EQ(capacity["excluded"], 2);
+  EXPECT_EQ(capacity["short_vcpus"], 2);
+  EXPECT_EQ(capacity["short_ram_mib"], 0);
+
+  // Anti-affinity, host state and the reserve name their group, counts and K.
+  Engine groups;
+  for (auto id : {"a", "b", "c"}) groups.upsert_host(host(id, 8, 8192));
+  auto down = host("d", 8, 8192);
+  down.maintenance = true;
+  groups.upsert_host(down);
+  groups.upsert_group({.id = "g", .name = "db"});
+  for (int i = 0; i < 3; ++i) {
+    Request member = request("db" + std::to_string(i), 1, 1);
+    member.group_id = "g";
+    ASSERT_TRUE(groups.place(member).host_id);
+  }
+  Request member = request("db3", 1, 1);
+  member.group_id = "g";
+  auto refused = to_json(groups.decide(member).explanation);
+  ASSERT_EQ(refused["steps"].size(), 2u) << refused.dump();
+  auto state = refused["steps"][0];
+  EXPECT_EQ(state["filter"], "state");
+  EXPECT_EQ(state["reason"], "unavailable");
+  EXPECT_EQ(state["maintenance"], 1);
+  EXPECT_EQ(state["disabled"], 0);
+  auto group = refused["steps"][1];
+  EXPECT_EQ(group["filter"], "group");
+  EXPECT_EQ(group["policy"], "anti-affinity");
+  EXPECT_EQ(group["strength"], "hard");
+  EXPECT_EQ(group["group"], "db");
+  EXPECT_EQ(group["group_id"], "g");
+  EXPECT_EQ(group["reason"], "max_per_host");
+  EXPECT_EQ(group["excluded"], 3);
+  EXPECT_EQ(group["max_per_host"], 1);
+  EXPECT_EQ(group["members"], 3);
 }
 
 TEST(PlacementTraits, ForbiddenTraitAndUnknownTrait) {

@@ -12,6 +12,7 @@
 #include "sparkle/compute/quota.hpp"
 #include "sparkle/compute/usage_records.hpp"
 #include "sparkle/http/api_error.hpp"
+#include "sparkle/http/api_error_details.hpp"
 #include "sparkle/placement/placement.hpp"
 #include "sparkle/resources/ipam.hpp"
 
@@ -154,8 +155,13 @@ void insert_placed(pg::Connection& conn, const std::string& id, const std::strin
     if (!outcome.host_id) {
       if (!outcome.no_schedulable_host) {
         // POST /api/v1/placement/dry-run gives the same explanation step by step.
-        throw ApiError(outcome.unsatisfiable ? 422 : 409, "no_host",
-                       "no host can take this instance: " + outcome.explanation, refusal_field(outcome));
+        throw ApiErrorWithDetails(outcome.unsatisfiable ? 422 : 409, "no_host",
+                                  "no host can take this instance: " + outcome.explanation,
+                                  refusal_field(outcome),
+                                  {{"explanation",
+                                    {{"hosts_total", outcome.hosts_total},
+                                     {"hosts_passing", outcome.hosts_passing},
+                                     {"steps", outcome.steps}}}});
       }
       conn.query(kInsert, id, tenant_id, name, document, spec.affinity_group_id, std::nullopt);
       return;

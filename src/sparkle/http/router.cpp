@@ -4,6 +4,7 @@
 
 #include "common/pg/errors.hpp"
 #include "sparkle/http/api_error.hpp"
+#include "sparkle/http/api_error_details.hpp"
 #include "sparkle/leadership/leadership.hpp"
 
 namespace harmony::sparkle {
@@ -31,7 +32,7 @@ bool is_rest_placeholder(const std::string& segment) {
 }
 
 Response error_response(const ApiError& error) {
-  return Response::json(error.status, error.to_json());
+  return Response::json(error.status, error_body(error));
 }
 
 }  // namespace

@@ -561,28 +561,66 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
 
   Explanation& ex = decision.explanation;
   ex.hosts_total = live_hosts_;
-  auto step = [&](const char* filter, const std::string& subject, int64_t n, std::string detail) {
-    if (n > 0) ex.steps.push_back({filter, subject, n, std::move(detail)});
+  // Adds the step of a filter that removed hosts; nullptr when it removed none.
+  auto step = [&](const char* filter, const std::string& subject, int64_t n, std::string detail,
+                  const char* reason) -> FilterStep* {
+    if (n <= 0) return nullptr;
+    ex.steps.push_back(FilterStep{.filter = filter,
+                                  .subject = subject,
+                                  .excluded = n,
+                                  .detail = std::move(detail),
+                                  .reason = reason,
+                                  .labels = {},
+                                  .counts = {}});
+    return &ex.steps.back();
+  };
+  auto group_labels = [&](FilterStep* s) {
+    s->labels = {{"group", group->spec.name},
+                 {"group_id", group->spec.id},
+                 {"policy", group->spec.policy == GroupPolicy::anti_affinity ? "anti-affinity" : "affinity"},
+                 {"strength", group->spec.strength == GroupStrength::hard ? "hard" : "soft"}};
   };
   for (size_t t = 0; t < rv.required.size(); ++t) {
-    step("trait", rv.required[t].name, required_out[t],
-         "trait " + rv.required[t].name + " required: " + std::to_string(rv.required[t].count) + " of " +
-             std::to_string(live_hosts_) + " hosts have it");
+    if (auto* s = step("trait", rv.required[t].name, required_out[t],
+                       "trait " + rv.required[t].name + " required: " + std::to_string(rv.required[t].count) +
+                           " of " + std::to_string(live_hosts_) + " hosts have it",
+                       "missing_trait")) {
+      s->labels = {{"trait", rv.required[t].name}};
+      s->counts = {{"hosts_with_trait", rv.required[t].count}};
+      // Only the hosts with the rarest required trait were visited, so only for it is known how
+      // many of its hosts the later filters removed.
+      if (t == 0) {
+        s->counts.emplace_back("unavailable", disabled + maintenance + stale);
+        s->counts.emplace_back("full", capacity_out);
+      }
+    }
   }
   for (size_t t = 0; t < rv.forbidden.size(); ++t) {
-    step("forbidden_trait", rv.forbidden[t].name, forbidden_out[t],
-         "trait " + rv.forbidden[t].name +
-             " forbidden: " + plural(forbidden_out[t], "host has", "hosts have") + " it");
+    if (auto* s = step("forbidden_trait", rv.forbidden[t].name, forbidden_out[t],
+                       "trait " + rv.forbidden[t].name +
+                           " forbidden: " + plural(forbidden_out[t], "host has", "hosts have") + " it",
+                       "has_forbidden_trait")) {
+      s->labels = {{"trait", rv.forbidden[t].name}};
+      s->counts = {{"hosts_with_trait", rv.forbidden[t].count}};
+    }
   }
   for (size_t t = 0; t < rv.networks.size(); ++t) {
-    step("network", rv.networks[t].name, network_out[t],
-         "network " + rv.networks[t].name + ": " + plural(network_out[t], "host does", "hosts do") +
-             " not reach it");
+    if (auto* s = step("network", rv.networks[t].name, network_out[t],
+                       "network " + rv.networks[t].name + ": " +
+                           plural(network_out[t], "host does", "hosts do") + " not reach it",
+                       "network_unreachable")) {
+      s->labels = {{"network", rv.networks[t].name}};
+      s->counts = {{"hosts_reaching", rv.networks[t].count}};
+    }
   }
   for (size_t t = 0; t < rv.storage.size(); ++t) {
-    step("storage", rv.storage[t].name, storage_out[t],
-         "storage " + rv.storage[t].name + ": " + plural(storage_out[t], "host does", "hosts do") +
-             " not reach it");
+    if (auto* s = step("storage", rv.storage[t].name, storage_out[t],
+                       "storage " + rv.storage[t].name + ": " +
+                           plural(storage_out[t], "host does", "hosts do") + " not reach it",
+                       "storage_unreachable")) {
+      s->labels = {{"storage", rv.storage[t].name}};
+      s->counts = {{"hosts_reaching", rv.storage[t].count}};
+    }
   }
   if (int64_t n = disabled + maintenance + stale; n > 0) {
     std::string why;
@@ -594,16 +632,22 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
     part(disabled, "disabled");
     part(maintenance, "in maintenance");
     part(stale, "without a fresh heartbeat");
-    step("state", "", n, "host state: " + plural(n, "host", "hosts") + " unavailable (" + why + ")");
+    auto* s = step("state", "", n, "host state: " + plural(n, "host", "hosts") + " unavailable (" + why + ")",
+                   "unavailable");
+    s->counts = {{"disabled", disabled}, {"maintenance", maintenance}, {"stale_heartbeat", stale}};
   }
   if (group != nullptr && group_out > 0) {
-    std::string policy = group->spec.policy == GroupPolicy::anti_affinity ? "anti-affinity" : "affinity";
-    std::string why = group->spec.policy == GroupPolicy::anti_affinity
-                          ? "already holding " + plural(per_host_max, "member", "members")
-                          : "the group runs elsewhere";
-    step("group", group->spec.name, group_out,
-         policy + " group " + group->spec.name + ": " + plural(group_out, "host", "hosts") + " excluded (" +
-             why + ")");
+    bool anti = group->spec.policy == GroupPolicy::anti_affinity;
+    std::string policy = anti ? "anti-affinity" : "affinity";
+    std::string why =
+        anti ? "already holding " + plural(per_host_max, "member", "members") : "the group runs elsewhere";
+    auto* s = step("group", group->spec.name, group_out,
+                   policy + " group " + group->spec.name + ": " + plural(group_out, "host", "hosts") +
+                       " excluded (" + why + ")",
+                   anti ? "max_per_host" : "group_elsewhere");
+    group_labels(s);
+    s->counts = {{"members", group->members}};
+    if (anti) s->counts.emplace_back("max_per_host", per_host_max);
   }
   if (capacity_out > 0) {
     std::string head;
@@ -625,19 +669,28 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
     part(short_vcpus, "too few vCPUs");
     part(short_ram, "too little RAM");
     part(short_disk, "too little disk");
-    step("capacity", "", capacity_out, "capacity: " + head + " (" + why + ")");
+    auto* s = step("capacity", "", capacity_out, "capacity: " + head + " (" + why + ")", "full");
+    s->counts = {{"hosts_considered", reached_capacity},
+                 {"short_vcpus", short_vcpus},
+                 {"short_ram_mib", short_ram},
+                 {"short_disk_gib", short_disk}};
   }
   if (group != nullptr && group_reserve_out > 0) {
-    step("reserve", group->spec.name, group_reserve_out,
-         "reserve for " + plural(reserve_.failures(), "failed host", "failed hosts") + ": " +
-             plural(group_reserve_out, "host", "hosts") + " excluded (anti-affinity group " +
-             group->spec.name + " could not restart its members elsewhere)");
+    auto* s = step("reserve", group->spec.name, group_reserve_out,
+                   "reserve for " + plural(reserve_.failures(), "failed host", "failed hosts") + ": " +
+                       plural(group_reserve_out, "host", "hosts") + " excluded (anti-affinity group " +
+                       group->spec.name + " could not restart its members elsewhere)",
+                   "group_reserve");
+    group_labels(s);
+    s->counts = {{"reserve_hosts", reserve_.failures()}};
   }
   if (reserve_out > 0) {
-    step("reserve", "", reserve_out,
-         "reserve for " + plural(reserve_.failures(), "failed host", "failed hosts") + ": " +
-             plural(reserve_out, "host", "hosts") +
-             " excluded (the others could not restart the instances of the failed hosts)");
+    auto* s = step("reserve", "", reserve_out,
+                   "reserve for " + plural(reserve_.failures(), "failed host", "failed hosts") + ": " +
+                       plural(reserve_out, "host", "hosts") +
+                       " excluded (the others could not restart the instances of the failed hosts)",
+                   "reserve");
+    s->counts = {{"reserve_hosts", reserve_.failures()}};
   }
   ex.hosts_passing = static_cast<int64_t>(scratch_.size()) - reserve_out - group_reserve_out;
   if (decision.host_id && allocate_on_success) allocate(request, *decision.host_id);

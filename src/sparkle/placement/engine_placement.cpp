@@ -3,6 +3,7 @@
 #include <set>
 
 #include "sparkle/placement/db_model.hpp"
+#include "sparkle/placement/explanation_json.hpp"
 #include "sparkle/placement/pg_array.hpp"
 
 namespace harmony::sparkle {
@@ -216,12 +217,11 @@ PlacementOutcome EnginePlacement::place(pg::Connection& conn, const PlacementReq
   auto decision = engine_.decide(r);
   PlacementOutcome out;
   out.explanation = decision.explanation.text();
+  out.hosts_total = decision.explanation.hosts_total;
+  out.hosts_passing = decision.explanation.hosts_passing;
   bool only_constraints = !decision.explanation.steps.empty();
   for (const auto& step : decision.explanation.steps) {
-    out.steps.push_back({{"filter", step.filter},
-                         {"subject", step.subject},
-                         {"excluded", step.excluded},
-                         {"detail", step.detail}});
+    out.steps.push_back(placement::to_json(step));
     if (step.filter != "trait" && step.filter != "forbidden_trait" && step.filter != "network" &&
         step.filter != "storage") {
       only_constraints = false;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace harmony::sparkle::placement {
@@ -14,6 +15,11 @@ struct FilterStep {
   std::string subject;  // the trait, network, storage or group concerned; empty for the others
   int64_t excluded = 0;
   std::string detail;  // e.g. "trait fc required: 2 of 10 hosts have it"
+  // The same for programs: why in one word ("missing_trait", "max_per_host", "full"...), then
+  // the filter's own facts, e.g. {"trait", "fc"} and {"hosts_with_trait", 2}, {"full", 2}.
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::pair<std::string, int64_t>> counts;
 };
 
 struct Explanation {

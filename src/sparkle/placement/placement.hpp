@@ -30,7 +30,11 @@ struct PlacementOutcome {
   // free capacity would help.
   bool unsatisfiable = false;
   std::string explanation;  // "trait fc required: 2 of 10 hosts have it; capacity: ..."
-  nlohmann::json steps = nlohmann::json::array();  // [{filter, subject, excluded, detail}]
+  // The same for programs (placement::to_json(FilterStep)): [{filter, subject, excluded, reason, detail,
+  // ...}].
+  nlohmann::json steps = nlohmann::json::array();
+  int64_t hosts_total = 0;
+  int64_t hosts_passing = 0;
 };
 
 // SQLSTATE of the allocation guard (sql/010_placement.sql): the host has no room left.

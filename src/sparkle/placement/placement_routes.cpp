@@ -4,6 +4,7 @@
 #include "sparkle/auth/access.hpp"
 #include "sparkle/http/api_error.hpp"
 #include "sparkle/placement/engine_placement.hpp"
+#include "sparkle/placement/explanation_json.hpp"
 #include "sparkle/placement/plans.hpp"
 
 // Read-only views of the placement engine, for system administrators: placement is about the
@@ -59,18 +60,13 @@ Response dry_run(ApiContext& ctx, Request& request) {
   r.group_id = in.optional_uuid("affinity_group_id");
   auto conn = ctx.db.acquire();
   auto decision = engine_placement().with_engine(*conn, [&](placement::Engine& e) { return e.decide(r); });
-  json steps = json::array();
-  for (const auto& s : decision.explanation.steps) {
-    steps.push_back(
-        {{"filter", s.filter}, {"subject", s.subject}, {"excluded", s.excluded}, {"detail", s.detail}});
-  }
   return Response::json(200, {{"placeable", decision.host_id.has_value()},
                               {"host_id", decision.host_id ? json(*decision.host_id) : json(nullptr)},
                               {"score", decision.score},
                               {"hosts_total", decision.explanation.hosts_total},
                               {"hosts_passing", decision.explanation.hosts_passing},
                               {"explanation", decision.explanation.text()},
-                              {"steps", steps}});
+                              {"steps", placement::to_json(decision.explanation)["steps"]}});
 }
 
 Response headroom(ApiContext& ctx, Request& request) {
