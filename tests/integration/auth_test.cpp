@@ -14,7 +14,13 @@ class AuthTest : public ::testing::Test {
 };
 
 TEST_F(AuthTest, HealthAndReadinessNeedNoToken) {
-  EXPECT_EQ(client.get("/healthz").status, 200);
+  auto health = client.get("/healthz");
+  ASSERT_EQ(health.status, 200);
+  // The one controller of `single` mode leads from start, with an epoch from the database.
+  auto controller = health.json().at("controller");
+  EXPECT_EQ(controller.at("mode"), "single");
+  EXPECT_EQ(controller.at("role"), "leader");
+  EXPECT_GT(controller.at("epoch").get<int64_t>(), 0);
   EXPECT_EQ(client.get("/readyz").status, 200);
 }
 

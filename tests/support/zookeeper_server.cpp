@@ -22,18 +22,18 @@ int loopback_socket() {
   return fd;
 }
 
-sockaddr_in loopback(uint16_t port) {
+sockaddr_in loopback(uint16_t port, const char* ip = "127.0.0.1") {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, ip, &address.sin_addr);
   return address;
 }
 
 // ZooKeeper's four-letter word `ruok`: the server answers `imok` once it serves clients.
-bool answers_imok(uint16_t port) {
+bool answers_imok(const std::string& ip, uint16_t port) {
   int fd = loopback_socket();
-  auto address = loopback(port);
+  auto address = loopback(port, ip.c_str());
   bool ok = false;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 && write(fd, "ruok", 4) == 4) {
     char reply[8] = {};
@@ -58,14 +58,14 @@ uint16_t free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
-ZooKeeperServer::ZooKeeperServer() {
+ZooKeeperServer::ZooKeeperServer(std::string address) : address_(std::move(address)) {
   std::string pattern = (std::filesystem::temp_directory_path() / "harmony-zk.XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
   port_ = free_loopback_port();
   std::ofstream(dir_ / "zoo.cfg") << "tickTime=500\ndataDir=" << (dir_ / "data").string()
-                                  << "\nclientPort=" << port_
-                                  << "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
+                                  << "\nclientPort=" << port_ << "\nclientPortAddress=" << address_
+                                  << "\nadmin.enableServer=false\n"
                                   << "4lw.commands.whitelist=ruok\nminSessionTimeout=1000\n";
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -81,7 +81,7 @@ ZooKeeperServer::ZooKeeperServer() {
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (answers_imok(port_)) return;
+    if (answers_imok(address_, port_)) return;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

@@ -9,6 +9,7 @@
 namespace harmony::sparkle {
 
 class ImageStore;
+class Leadership;
 
 // What the route modules need; built once by the Application.
 struct ApiContext {
@@ -17,6 +18,8 @@ struct ApiContext {
   AuditLog& audit;
   ImageStore& images;
   const SparkleConfig& config;
+  // Who leads (reported by /healthz); null where no controller runs (route table tests).
+  const Leadership* leadership = nullptr;
 };
 
 // One function per route module (api/*_routes.cpp); Application calls each of them.

@@ -54,7 +54,7 @@ Application::Application(SparkleConfig config)
       audit_(db_),
       auth_(db_, audit_, config_.auth),
       images_(config_.image_store_dir),
-      context_{db_, auth_, audit_, images_, config_},
+      context_{db_, auth_, audit_, images_, config_, leadership_.get()},
       server_(ioc_, router_, config_.http) {
   // Partial uploads left by a crash would otherwise block those images' uploads for good.
   if (auto removed = images_.remove_partial_uploads(); removed > 0) {

@@ -13,6 +13,13 @@ struct NotLeader : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What this controller is doing in the election, as /healthz reports it.
+struct LeadershipStatus {
+  const char* role = "candidate";  // "leader", "follower" (another leads) or "candidate"
+  int64_t epoch = 0;               // the epoch it leads with; 0 unless leading
+  std::string leader_url;          // the leader's advertised URL when known ("" otherwise)
+};
+
 // How a Sparkle becomes the one leader and learns its epoch. `single` mode (one controller, no
 // coordination service) takes the next epoch from the database at start; the clustered and
 // floating modes (ZooKeeper) implement the same interface.
@@ -25,6 +32,7 @@ class Leadership {
   virtual int64_t current_epoch() const = 0;
   // The epoch while leading, 0 otherwise.
   virtual int64_t epoch_if_leading() const noexcept = 0;
+  virtual LeadershipStatus status() const = 0;
 };
 
 // Increments the stored epoch in one transaction and records `leader_id`: every later epoch is

@@ -13,4 +13,9 @@ int64_t SingleLeadership::current_epoch() const {
   return epoch;
 }
 
+LeadershipStatus SingleLeadership::status() const {
+  int64_t epoch = epoch_;
+  return {epoch != 0 ? "leader" : "candidate", epoch, ""};
+}
+
 }  // namespace harmony::sparkle

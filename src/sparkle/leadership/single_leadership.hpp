@@ -15,6 +15,7 @@ class SingleLeadership : public Leadership {
   int64_t acquire() override;
   int64_t current_epoch() const override;
   int64_t epoch_if_leading() const noexcept override { return epoch_; }
+  LeadershipStatus status() const override;
 
  private:
   pg::Pool& db_;

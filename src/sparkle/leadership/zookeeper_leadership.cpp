@@ -4,6 +4,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace harmony::sparkle {
@@ -57,7 +58,7 @@ void ZooKeeperLeadership::stop() {
   stopping_ = true;
   wake();
   if (thread_.joinable()) thread_.join();
-  if (epoch_ != 0) step_down("shutting down");
+  step_down("shutting down");
   close_session();
 }
 
@@ -74,6 +75,14 @@ int64_t ZooKeeperLeadership::current_epoch() const {
   int64_t epoch = epoch_;
   if (epoch == 0) throw NotLeader("this controller does not lead");
   return epoch;
+}
+
+LeadershipStatus ZooKeeperLeadership::status() const {
+  std::lock_guard lock(mutex_);
+  int64_t epoch = epoch_;
+  if (epoch != 0) return {"leader", epoch, options_.advertise_url};
+  bool following = connected_ && !my_node_.empty() && !leader_url_.empty();
+  return {following ? "follower" : "candidate", 0, following ? leader_url_ : ""};
 }
 
 std::string ZooKeeperLeadership::leader_url() const {
@@ -95,6 +104,7 @@ void ZooKeeperLeadership::session_watcher(zhandle_t*, int type, int state, const
     self->wake();
     return;
   }
+  int64_t fenced = 0;
   {
     std::lock_guard lock(self->mutex_);
     if (state == ZOO_CONNECTED_STATE) {
@@ -102,11 +112,21 @@ void ZooKeeperLeadership::session_watcher(zhandle_t*, int type, int state, const
     } else if (state == ZOO_EXPIRED_SESSION_STATE) {
       self->connected_ = false;
       self->expired_ = true;
+      fenced = self->epoch_.exchange(0);
     } else if (self->connected_) {
       self->connected_ = false;
       self->disconnected_since_ = std::chrono::steady_clock::now();
+      // Here, not on the election thread's next pass: the client noticed a silent link only two
+      // thirds of the session timeout after it last heard from the server, and the ensemble may
+      // expire the session one third later. Writes claim epoch 0 from now on.
+      fenced = self->epoch_.exchange(0);
     }
     self->woken_ = true;
+  }
+  if (fenced != 0) {
+    spdlog::warn(
+        "stepping down as leader (epoch {}): {}", fenced,
+        state == ZOO_EXPIRED_SESSION_STATE ? "ZooKeeper session expired" : "disconnected from ZooKeeper");
   }
   self->changed_.notify_all();
 }
@@ -161,14 +181,19 @@ void ZooKeeperLeadership::ensure_path() {
 
 void ZooKeeperLeadership::step_down(const char* why) {
   int64_t was = epoch_.exchange(0);
-  if (was == 0) return;
-  spdlog::warn("stepping down as leader (epoch {}): {}", was, why);
+  if (was != 0) spdlog::warn("stepping down as leader (epoch {}): {}", was, why);
+  changed_.notify_all();
+  announce_step_down();
+}
+
+void ZooKeeperLeadership::announce_step_down() {
+  if (announced_epoch_ == 0 || epoch_ != 0) return;
+  int64_t was = std::exchange(announced_epoch_, 0);
   std::function<void(bool, int64_t)> callback;
   {
     std::lock_guard lock(mutex_);
     callback = callback_;
   }
-  changed_.notify_all();
   if (callback) callback(false, was);
 }
 
@@ -187,6 +212,7 @@ void ZooKeeperLeadership::run() {
 // One pass: (re)connect, make sure our candidate node exists, then lead or watch the predecessor
 // and wait for something to change.
 void ZooKeeperLeadership::elect_once() {
+  announce_step_down();
   const auto margin = options_.session_timeout / 3;
   bool need_session;
   {
@@ -240,13 +266,21 @@ void ZooKeeperLeadership::elect_once() {
   if (mine == children.begin()) {
     if (epoch_ == 0) {
       int64_t epoch = db_.transact([&](pg::Connection& conn) { return advance_epoch(conn, leader_id_); });
-      epoch_ = epoch;
-      spdlog::info("leading with epoch {}", epoch);
       std::function<void(bool, int64_t)> callback;
       {
+        // Under the watcher's mutex: a connection lost while the epoch advanced must not be
+        // followed by leading on it.
         std::lock_guard lock(mutex_);
+        if (!connected_ || expired_) {
+          spdlog::warn("lost ZooKeeper while taking epoch {}: not leading with it", epoch);
+          return;
+        }
+        epoch_ = epoch;
+        leader_url_.clear();
         callback = callback_;
       }
+      spdlog::info("leading with epoch {}", epoch);
+      announced_epoch_ = epoch;
       changed_.notify_all();
       if (callback) callback(true, epoch);
     }

@@ -27,8 +27,10 @@ struct ZooKeeperOptions {
 // candidate creates an ephemeral sequential node and watches its predecessor; the lowest node
 // leads. The new leader advances the epoch in the database before it acts, so writes and
 // commands of any earlier leader are refused even if it does not know yet that it lost.
-// A leader disconnected from ZooKeeper for more than a third of the session timeout steps down
-// at once: before its session can expire and another candidate take over.
+// A leader steps down as soon as its ZooKeeper client reports the connection lost. The client
+// notices a silent link two thirds of the session timeout after it last heard from the server,
+// so the leader has stopped a third of the session timeout before the ensemble can expire its
+// session and let another candidate lead.
 class ZooKeeperLeadership : public Leadership {
  public:
   ZooKeeperLeadership(pg::Pool& db, std::string leader_id, ZooKeeperOptions options);
@@ -45,6 +47,7 @@ class ZooKeeperLeadership : public Leadership {
   int64_t acquire() override;  // blocks until leading
   int64_t current_epoch() const override;
   int64_t epoch_if_leading() const noexcept override { return epoch_; }
+  LeadershipStatus status() const override;
   // The advertised URL of the current leader ("" while unknown).
   std::string leader_url() const;
 
@@ -57,6 +60,8 @@ class ZooKeeperLeadership : public Leadership {
   void close_session();
   void ensure_path();
   void step_down(const char* why);
+  // Election thread: runs the callback once leadership was given up (possibly by a watcher).
+  void announce_step_down();
   void wake();
 
   pg::Pool& db_;
@@ -74,6 +79,8 @@ class ZooKeeperLeadership : public Leadership {
   std::string my_node_;
   std::string leader_url_;
   std::function<void(bool, int64_t)> callback_;
+  // Election thread only: the epoch the callback was last told it leads with (0: not leading).
+  int64_t announced_epoch_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
