@@ -191,12 +191,26 @@ TEST(RealGuestTest, InstanceBootsAndFindsItsCloudInitSeed) {
   const char* log_dir = std::getenv("HARMONY_TEST_LOG_DIR");
   const auto log_path = (log_dir != nullptr ? fs::path(log_dir) : scratch.path()) / "twilight-real-guest.log";
   const auto config = scratch.path() / "twilight.conf";
+  // libvirtd keeps pool definitions: one of its own per run, removed at the end.
+  const std::string pool_name = "harmony-test-" + std::to_string(::getpid());
+  const auto pool_path = scratch.path() / "pool";
+  struct PoolCleanup {
+    std::string name;
+    ~PoolCleanup() {
+      shell("virsh -c qemu:///system pool-destroy " + name +
+            " >/dev/null 2>&1; virsh -c qemu:///system "
+            "pool-undefine " +
+            name + " >/dev/null 2>&1");
+    }
+  } pool_cleanup{pool_name};
   std::ofstream(config)
       << "[agent]\nstate_dir = " << toml_string(state_dir.string())
       << "\ncontroller = " << toml_string(sparkle.agent_endpoint())
       << "\nserver_public_key = " << toml_string(sparkle.agent_server_public_key())
       << "\nlibvirt_uri = \"qemu:///system\"\nheartbeat_seconds = 1\nshutdown_timeout_seconds = 5"
       << "\n# /dev/kvm here is one on which guests hang: TCG\nkvm = false\n"
+      << "\n[storage]\npool_name = " << toml_string(pool_name)
+      << "\npool_path = " << toml_string(pool_path.string()) << "\n"
       << "\n[log]\nlevel = \"debug\"\nfile = " << toml_string(log_path.string()) << "\n";
   TwilightProcess twilight(config);
 
@@ -229,12 +243,46 @@ TEST(RealGuestTest, InstanceBootsAndFindsItsCloudInitSeed) {
   EXPECT_NE(output.find("harmony-guest: meta-data: local-hostname: \"guest-1\""), std::string::npos)
       << output;
 
+  // The root disk is a qcow2 overlay volume of the pool, on the image's volume.
+  const auto root_volume = pool_path / ("instance-" + instance_id + ".qcow2");
+  const auto volume_info = shell("virsh -c qemu:///system vol-dumpxml --pool " + pool_name + " " +
+                                 root_volume.filename().string() + " 2>&1");
+  EXPECT_EQ(volume_info.first, 0) << volume_info.second;
+  EXPECT_NE(volume_info.second.find("<backingStore>"), std::string::npos) << volume_info.second;
+  EXPECT_NE(volume_info.second.find((pool_path / ("image-" + image_id + ".raw")).string()), std::string::npos)
+      << volume_info.second;
+  const auto pool_info = shell("virsh -c qemu:///system pool-info " + pool_name + " 2>&1").second;
+  EXPECT_NE(pool_info.find("Autostart:      yes"), std::string::npos) << pool_info;
+
+  // A volume attached to the running guest is hot-plugged into QEMU, and unplugged on detach.
+  auto volume = member.post("/api/v1/volumes", {{"name", "data"}, {"spec", {{"size_gib", 1}}}});
+  ASSERT_EQ(volume.status, 201) << volume.body;
+  const std::string volume_id = volume.json()["id"];
+  const auto volume_file = (pool_path / ("volume-" + volume_id)).string();
+  auto attached =
+      member.post("/api/v1/volumes/" + volume_id + "/attachments", {{"instance_id", instance_id}});
+  ASSERT_EQ(attached.status, 201) << attached.body;
+  const std::string attachment_id = attached.json()["id"];
+  const auto block_list = [&] {
+    return shell("virsh -c qemu:///system domblklist " + instance_id + " 2>&1").second;
+  };
+  const bool plugged = eventually(60s, [&] { return block_list().find(volume_file) != std::string::npos; });
+  EXPECT_TRUE(plugged) << block_list() << "\ntwilight log:\n" << read_file(log_path);
+  EXPECT_EQ(shell("virsh -c qemu:///system domstate " + instance_id).second.find("running"), 0u);
+  ASSERT_EQ(member.del("/api/v1/volumes/" + volume_id + "/attachments/" + attachment_id).status, 202);
+  const bool unplugged =
+      plugged && eventually(60s, [&] { return block_list().find(volume_file) == std::string::npos; });
+  EXPECT_TRUE(!plugged || unplugged) << block_list() << "\ntwilight log:\n" << read_file(log_path);
+  ASSERT_EQ(member.del("/api/v1/volumes/" + volume_id).status, 202);
+  EXPECT_TRUE(eventually(30s, [&] { return !fs::exists(volume_file); })) << "the volume stays in the pool";
+
   // Deleting converges to absent: the domain goes from libvirt.
   ASSERT_EQ(member.del("/api/v1/instances/" + instance_id).status, 202);
   const bool gone = eventually(60s, [&] {
     return shell("virsh -c qemu:///system domstate " + instance_id + " >/dev/null 2>&1").first != 0;
   });
   EXPECT_TRUE(gone) << "the domain is still defined after the instance was deleted";
+  EXPECT_TRUE(eventually(30s, [&] { return !fs::exists(root_volume); })) << "the root disk volume stays";
   EXPECT_EQ(twilight.stop(), 0) << "twilight exits cleanly on SIGTERM";
   if (!gone)
     shell("virsh -c qemu:///system destroy " + instance_id + "; virsh -c qemu:///system undefine " +

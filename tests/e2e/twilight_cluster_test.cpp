@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -292,6 +293,90 @@ TEST_F(TwilightClusterTest, InstancesConvergeOnTheirHostsLibvirt) {
   EXPECT_TRUE(b.agent->running());
   EXPECT_EQ(a.agent->terminate(), 0);
   EXPECT_EQ(b.agent->terminate(), 0);
+}
+
+// A local volume through the API: placed on the host of the instance it is attached to, made in
+// that host's storage, hot-plugged into the running domain, unplugged on detach, removed on delete.
+// The memory hypervisor stands in for QEMU (libvirt's test driver cannot hot-plug); the storage is
+// the file backend's, on disk.
+TEST_F(TwilightClusterTest, LocalVolumesFollowTheirInstanceAndPlugInLive) {
+  auto d = enrolled_host("node-vol-d", "hypervisor = \"memory\"\nstorage = \"files\"\n");
+  auto e = enrolled_host("node-vol-e", kMemory);
+  const auto vm = create_instance("vm-d", d);
+  wait_converged(vm, "running", d);
+  auto volume = admin->post("/api/v1/volumes", {{"name", "data"}, {"spec", {{"size_gib", 2}}}});
+  ASSERT_EQ(volume.status, 201) << volume.body;
+  const std::string volume_id = volume.json()["id"];
+  auto attached = admin->post("/api/v1/volumes/" + volume_id + "/attachments", {{"instance_id", vm}});
+  ASSERT_EQ(attached.status, 201) << attached.body;
+  const std::string attachment_id = attached.json()["id"];
+
+  const auto file = d.state_dir() / "volumes" / ("volume-" + volume_id);
+  auto shown = wait_for(
+      "/api/v1/volumes/" + volume_id,
+      [&](const json& v) { return v["status"].value("state", "") == "ready" && v["host_id"] == d.id; },
+      "volume ready on " + d.id + "; see " + d.agent->log_path().string());
+  EXPECT_EQ(shown["observed_generation"], shown["generation"]);
+  ASSERT_TRUE(fs::exists(file));
+  EXPECT_EQ(fs::file_size(file), 2ULL << 30);
+  wait_converged(vm, "running", d);
+  const auto live_sources = [&] {
+    std::vector<std::string> sources;
+    const auto domains = memory_domains(d.state_dir());
+    if (!domains.contains(vm)) return sources;
+    for (const auto& disk : domains[vm]["live_disks"]) sources.push_back(disk["source"]);
+    return sources;
+  };
+  auto live = live_sources();
+  EXPECT_NE(std::find(live.begin(), live.end(), file.string()), live.end()) << "hot-plugged";
+  EXPECT_EQ(memory_domains(d.state_dir())[vm]["starts"], 1) << "not restarted for it";
+
+  // Pinned to host D: an instance on host E cannot use it.
+  const auto elsewhere = create_instance("vm-e", e);
+  auto refused = admin->post("/api/v1/volumes/" + volume_id + "/attachments", {{"instance_id", elsewhere}});
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(refused.json()["error"]["code"], "volume_on_other_host");
+
+  // Detached: unplugged live; deleted: removed from the host's storage, reported absent.
+  ASSERT_EQ(admin->del("/api/v1/volumes/" + volume_id + "/attachments/" + attachment_id).status, 202);
+  bool unplugged = false;
+  for (int i = 0; i < 400 && !unplugged; ++i) {
+    live = live_sources();
+    unplugged = std::find(live.begin(), live.end(), file.string()) == live.end();
+    if (!unplugged) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(unplugged) << "see " << d.agent->log_path();
+  ASSERT_EQ(admin->del("/api/v1/volumes/" + volume_id).status, 202);
+  wait_for(
+      "/api/v1/volumes/" + volume_id,
+      [](const json& v) { return v["status"].value("state", "") == "absent"; },
+      "volume absent; see " + d.agent->log_path().string());
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_EQ(d.agent->terminate(), 0);
+  EXPECT_EQ(e.agent->terminate(), 0);
+}
+
+// Every metrics interval the agent sends Sparkle a summary (host CPU, memory, load; per-instance
+// CPU and memory), which lands in the host's status where placement reads the measured load.
+TEST_F(TwilightClusterTest, AgentsSendAMetricsSummaryToSparkle) {
+  auto f = enrolled_host("node-metrics", std::string(kMemory) + "[metrics]\ninterval_seconds = 1\n");
+  const auto vm = create_instance("vm-f", f);
+  wait_converged(vm, "running", f);
+  auto host = wait_for(
+      "/api/v1/hosts/" + f.id,
+      [](const json& h) {
+        const auto& metrics = h["status"]["metrics"];
+        return metrics.is_object() && metrics.value("domains", 0) == 1;
+      },
+      "a metrics summary with one instance; see " + f.agent->log_path().string());
+  const auto& metrics = host["status"]["metrics"];
+  EXPECT_EQ(metrics["interval_s"], 1);
+  EXPECT_TRUE(metrics.contains("cpu_pct"));
+  EXPECT_GT(metrics["mem_used_mib"].get<int64_t>(), 0) << "read from the fixture's /proc/meminfo";
+  ASSERT_EQ(metrics["top_domains"].size(), 1u);
+  EXPECT_EQ(metrics["top_domains"][0]["id"], vm);
+  EXPECT_EQ(metrics["top_domains"][0]["mem_mib"], 128);
+  EXPECT_EQ(f.agent->terminate(), 0);
 }
 
 TEST_F(TwilightClusterTest, KilledTwilightLeavesItsDomainsRunningAndAdoptsThem) {

@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/crypto/sha256.hpp"
 #include "twilight/lib/command.hpp"
 #include "twilight/storage/file_storage.hpp"
+#include "twilight/storage/pool_storage.hpp"
 #include "unit/twilight_test_support.hpp"
 
 // FileStorage with the real tools: qemu-img (qemu-utils) and genisoimage.
@@ -140,7 +143,7 @@ TEST_F(FileStorageTest, CloudInitSeedIsAPrivateNoCloudImage) {
   EXPECT_FALSE(fs::exists(*prepared.seed_iso));
 }
 
-TEST_F(FileStorageTest, PoolVolumesAreNotSupportedYet) {
+TEST_F(FileStorageTest, VolumesOfAnotherPoolAreRefusedAndPathsUsedAsTheyAre) {
   auto with_volume = instance();
   with_volume.volumes.push_back(
       {"c4e6a8b0-2d1f-4c3e-a5b7-9d8f0e1a2b3c", std::nullopt, "local-lvm", "vol-1", 10});
@@ -153,6 +156,172 @@ TEST_F(FileStorageTest, PoolVolumesAreNotSupportedYet) {
   EXPECT_EQ(prepared.volumes[0].path, "/dev/mapper/mpatha");
   EXPECT_EQ(prepared.volumes[0].format, "raw");
   EXPECT_TRUE(prepared.volumes[0].shareable);
+}
+
+TEST_F(FileStorageTest, VolumesAreSparseFilesThatGrowAndAttachByPoolName) {
+  proto::HostVolume volume{"c4e6a8b0-2d1f-4c3e-a5b7-9d8f0e1a2b3c", 1, false, "local", "volume-c4e6", 2};
+  EXPECT_FALSE(storage.has_volume(volume));
+  storage.ensure_volume(volume);
+  const auto path = dir.path() / "state/volumes/volume-c4e6";
+  EXPECT_EQ(fs::file_size(path), 2ULL << 30);
+  volume.size_gib = 3;
+  storage.ensure_volume(volume);
+  EXPECT_EQ(fs::file_size(path), 3ULL << 30);
+  volume.size_gib = 1;
+  storage.ensure_volume(volume);
+  EXPECT_EQ(fs::file_size(path), 3ULL << 30) << "never shrunk";
+
+  auto with_volume = instance();
+  proto::VolumeAttachment attachment;
+  attachment.id = volume.id;
+  attachment.pool = "local";
+  attachment.name = volume.name;
+  with_volume.volumes.push_back(attachment);
+  EXPECT_EQ(storage.prepare(with_volume).volumes.at(0).path, path.string());
+
+  storage.remove_volume(volume);
+  EXPECT_FALSE(storage.has_volume(volume));
+  EXPECT_NO_THROW(storage.remove_volume(volume));
+  volume.name = "../escape";
+  EXPECT_THROW(storage.ensure_volume(volume), StorageError);
+}
+
+// PoolStorage on libvirt's test driver, which keeps dir pools and volumes in memory (it cannot
+// upload: image volumes stay empty there; the real-guest e2e test boots from a real pool).
+class PoolStorageTest : public FileStorageTest {
+ protected:
+  // Kept open so that libvirt's in-process test state outlives each PoolStorage (an agent restart).
+  virConnectPtr conn = virConnectOpen("test:///default");
+  std::string pool_name = "harmony-" + std::to_string(::getpid()) + "-" +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name();
+
+  ~PoolStorageTest() override {
+    if (auto* pool = virStoragePoolLookupByName(conn, pool_name.c_str())) {
+      virStoragePoolDestroy(pool);
+      virStoragePoolUndefine(pool);
+      virStoragePoolFree(pool);
+    }
+    virConnectClose(conn);
+  }
+
+  PoolStorage make() {
+    return PoolStorage({"test:///default", pool_name, dir.path() / "pool"}, dir.path() / "state");
+  }
+
+  std::string volume_xml(const std::string& name) {
+    auto* pool = virStoragePoolLookupByName(conn, pool_name.c_str());
+    EXPECT_NE(pool, nullptr);
+    auto* vol = virStorageVolLookupByName(pool, name.c_str());
+    virStoragePoolFree(pool);
+    if (vol == nullptr) return "";
+    char* xml = virStorageVolGetXMLDesc(vol, 0);
+    std::string text(xml);
+    free(xml);
+    virStorageVolFree(vol);
+    return text;
+  }
+};
+
+TEST_F(PoolStorageTest, ThePoolIsDefinedStartedAndAutostartedOnce) {
+  ASSERT_NE(conn, nullptr);
+  { auto storage = make(); }
+  auto* pool = virStoragePoolLookupByName(conn, pool_name.c_str());
+  ASSERT_NE(pool, nullptr);
+  int autostart = 0;
+  virStoragePoolGetAutostart(pool, &autostart);
+  EXPECT_EQ(autostart, 1);
+  EXPECT_EQ(virStoragePoolIsActive(pool), 1);
+  char* xml = virStoragePoolGetXMLDesc(pool, 0);
+  EXPECT_NE(std::string(xml).find("<path>" + (dir.path() / "pool").string() + "</path>"), std::string::npos)
+      << xml;
+  free(xml);
+  // Stopped behind the agent's back: started again by the next agent.
+  virStoragePoolDestroy(pool);
+  auto storage = make();
+  EXPECT_EQ(virStoragePoolIsActive(pool), 1);
+  const auto capacity = storage.capacity();
+  ASSERT_TRUE(capacity);
+  EXPECT_GT(capacity->capacity_bytes, 0u);
+  virStoragePoolFree(pool);
+}
+
+TEST_F(PoolStorageTest, RootDisksAreQcow2OverlaysOnTheVerifiedImageVolume) {
+  auto storage = make();
+  const auto prepared = storage.prepare(instance());
+  const auto root = PoolStorage::root_volume_name(kInstance);
+  const auto base_volume = PoolStorage::image_volume_name(instance().image.value());
+  EXPECT_EQ(prepared.root_disk, (dir.path() / "pool" / root).string());
+  const auto root_xml = volume_xml(root);
+  EXPECT_NE(root_xml.find("<format type='qcow2'/>"), std::string::npos) << root_xml;
+  EXPECT_NE(root_xml.find("<backingStore>"), std::string::npos) << root_xml;
+  EXPECT_NE(root_xml.find((dir.path() / "pool" / base_volume).string()), std::string::npos) << root_xml;
+  EXPECT_NE(root_xml.find("<capacity unit='bytes'>2147483648</capacity>"), std::string::npos) << root_xml;
+  EXPECT_NE(volume_xml(base_volume), "");
+  // The pool holds the image now: the download cache is emptied, the import remembered.
+  EXPECT_FALSE(fs::exists(dir.path() / "state/images" / (std::string(kImage) + ".qcow2")));
+  EXPECT_EQ(test::slurp(dir.path() / "state/images" / (std::string(kImage) + ".qcow2.in-pool")), base_sha256);
+
+  // Idempotent, across an agent restart too: the existing disk (the guest's data) is kept.
+  auto again = make();
+  EXPECT_EQ(again.prepare(instance()).root_disk, prepared.root_disk);
+  EXPECT_EQ(volume_xml(root), root_xml);
+
+  // A second instance on the same image reuses the image volume without fetching it again.
+  auto other = instance();
+  other.id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+  fs::remove(base);  // the image's source is gone
+  EXPECT_NO_THROW(again.prepare(other));
+
+  again.release(kInstance);
+  EXPECT_EQ(volume_xml(root), "");
+  EXPECT_NE(volume_xml(base_volume), "") << "the image serves other instances";
+  EXPECT_NO_THROW(again.release(kInstance));
+}
+
+TEST_F(PoolStorageTest, AnImageThatDoesNotMatchItsHashNeverBecomesAVolume) {
+  auto storage = make();
+  auto wrong = instance();
+  wrong.image->sha256 = std::string(64, '0');
+  EXPECT_THROW(storage.prepare(wrong), StorageError);
+  EXPECT_EQ(volume_xml(PoolStorage::image_volume_name(*wrong.image)), "");
+  EXPECT_EQ(volume_xml(PoolStorage::root_volume_name(kInstance)), "");
+}
+
+TEST_F(PoolStorageTest, VolumesAreCreatedGrownRemovedAndResolvedForAttachments) {
+  auto storage = make();
+  proto::HostVolume volume{"c4e6a8b0-2d1f-4c3e-a5b7-9d8f0e1a2b3c", 1, false, "local", "volume-c4e6", 2};
+  EXPECT_FALSE(storage.has_volume(volume));
+  storage.ensure_volume(volume);
+  EXPECT_TRUE(storage.has_volume(volume));
+  EXPECT_NE(volume_xml("volume-c4e6").find("<capacity unit='bytes'>2147483648</capacity>"),
+            std::string::npos);
+  const auto xml = volume_xml("volume-c4e6");
+  storage.ensure_volume(volume);
+  EXPECT_EQ(volume_xml("volume-c4e6"), xml) << "idempotent";
+
+  auto with_volume = instance();
+  proto::VolumeAttachment attachment;
+  attachment.id = volume.id;
+  attachment.pool = "local";
+  attachment.name = volume.name;
+  with_volume.volumes.push_back(attachment);
+  const auto prepared = storage.prepare(with_volume);
+  ASSERT_EQ(prepared.volumes.size(), 1u);
+  EXPECT_EQ(prepared.volumes[0].path, (dir.path() / "pool/volume-c4e6").string());
+  EXPECT_EQ(prepared.volumes[0].format, "raw");
+
+  // A pool the agent does not have is an error naming it.
+  with_volume.volumes[0].pool = "ceph-ssd";
+  try {
+    storage.prepare(with_volume);
+    FAIL() << "resolved a volume of an unknown pool";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("ceph-ssd"), std::string::npos) << e.what();
+  }
+
+  storage.remove_volume(volume);
+  EXPECT_FALSE(storage.has_volume(volume));
+  EXPECT_NO_THROW(storage.remove_volume(volume));
 }
 
 }  // namespace

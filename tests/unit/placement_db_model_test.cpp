@@ -24,6 +24,9 @@ TEST(PlacementDbModel, HostRowGivesCapacityTraitsAndState) {
   EXPECT_EQ(h.traits, (std::vector<std::string>{"fc", "gpu", "ssd"}));
   EXPECT_TRUE(h.enabled && !h.maintenance && h.heartbeat_fresh);
   EXPECT_DOUBLE_EQ(h.cpu_load_pct, 42.5);
+  // The agent's metrics summary (an average over its interval) wins over the heartbeat's sample.
+  row.status["metrics"] = {{"cpu_pct", 12.5}, {"interval_s", 10}};
+  EXPECT_DOUBLE_EQ(host_from_row(row).cpu_load_pct, 12.5);
 
   row.state = "stale";
   row.spec["maintenance"] = true;

@@ -29,7 +29,10 @@ TEST(AgentConfig, ThePackagedFileGivesTheDefaults) {
   EXPECT_EQ(packaged.libvirt_uri, "qemu:///system");
   EXPECT_EQ(packaged.libvirt_uri, defaults.libvirt_uri);
   EXPECT_EQ(packaged.hypervisor, "libvirt");
-  EXPECT_EQ(packaged.storage, "files");
+  EXPECT_EQ(packaged.storage, "pool");
+  EXPECT_EQ(packaged.storage, defaults.storage);
+  EXPECT_EQ(packaged.pool_name, "harmony");
+  EXPECT_TRUE(packaged.pool_path.empty()) << "<state_dir>/pool";
   EXPECT_EQ(packaged.heartbeat_interval, std::chrono::seconds(2));
   EXPECT_EQ(packaged.recheck_interval, std::chrono::seconds(30));
   EXPECT_EQ(packaged.hardware_root, "/");
@@ -43,6 +46,9 @@ TEST(AgentConfig, RefusesValuesThatCannotWork) {
   EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[agent]\nhypervisor = \"xen\"\n")), ConfigError);
   EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[agent]\nserver_public_key = \"short\"\n")), ConfigError);
   EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[agent]\nheartbeat_seconds = \"2\"\n")), ConfigError);
+  EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[agent]\nstorage = \"lvm\"\n")), ConfigError);
+  EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[storage]\npool_path = \"relative/dir\"\n")),
+               ConfigError);
 }
 
 TEST(AgentConfig, ServerKeyFromAKeyPairFileTakesOnlyThePublicLine) {

@@ -65,9 +65,18 @@ void write_hellos(pg::Connection& conn, std::span<const HostHello> hellos) {
 void write_state_reports(pg::Connection& conn, std::span<const HostStateReport> reports) {
   nlohmann::json revisions = nlohmann::json::array();
   nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json volume_rows = nlohmann::json::array();
   for (const auto& [host_id, report] : reports) {
     revisions.push_back({{"id", host_id}, {"revision", static_cast<int64_t>(report.revision_applied)}});
     for (const auto& resource : report.resources) {
+      if (resource.kind == proto::ResourceKind::volume) {
+        volume_rows.push_back({{"position", volume_rows.size()},
+                               {"host_id", host_id},
+                               {"id", resource.id},
+                               {"status", resource.status},
+                               {"observed_generation", static_cast<int64_t>(resource.observed_generation)}});
+        continue;
+      }
       if (resource.kind != proto::ResourceKind::instance) continue;
       nlohmann::json status = resource.status;
       status["host_id"] = host_id;
@@ -85,6 +94,20 @@ void write_state_reports(pg::Connection& conn, std::span<const HostStateReport> 
       "       GROUP BY id) AS r"
       " WHERE h.id = r.id AND h.applied_revision < r.revision",
       revisions);
+  if (!volume_rows.empty()) {
+    // The host whose pool holds a volume speaks for it; unchanged rows are left alone. Deleted
+    // volumes stay (usage records and past attachments refer to them), reported absent.
+    conn.query(
+        "UPDATE volumes v SET status = r.status || jsonb_build_object('reported_at', api_time(now())),"
+        " observed_generation = greatest(v.observed_generation, r.observed_generation), updated_at = now()"
+        " FROM (SELECT DISTINCT ON (id, host_id) * FROM jsonb_to_recordset($1::jsonb)"
+        "        AS r(position bigint, host_id uuid, id uuid, status jsonb, observed_generation bigint)"
+        "       ORDER BY id, host_id, position DESC) AS r"
+        " WHERE v.id = r.id AND v.host_id = r.host_id"
+        " AND (v.status - 'reported_at' IS DISTINCT FROM r.status OR v.observed_generation < "
+        "r.observed_generation)",
+        volume_rows);
+  }
   if (rows.empty()) return;
   // Every instance of every report in one statement (an instance reported twice: the last report
   // wins, as if they had been written one after the other). Rows whose status and generation did

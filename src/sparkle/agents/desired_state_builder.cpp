@@ -138,6 +138,27 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
     }
   }
 
+  // Local volumes in the host's pool: those placed there, and deleted ones until the agent has
+  // reported them gone.
+  auto host_volumes = conn.query(
+      "SELECT host_id::text AS host_id, id, generation, spec, deleted_at IS NOT NULL AS deleted FROM volumes"
+      " WHERE host_id = ANY($1::uuid[]) AND coalesce(spec->>'backend', 'local') = 'local'"
+      " AND (deleted_at IS NULL OR coalesce(status->>'state', '') <> 'absent') ORDER BY seq",
+      ids);
+  for (int row = 0; row < host_volumes.rows(); ++row) {
+    auto host = host_index.find(std::string(host_volumes.text(row, "host_id")));
+    if (host == host_index.end()) continue;
+    auto spec = host_volumes.json(row, "spec");
+    proto::HostVolume volume;
+    volume.id = std::string(host_volumes.text(row, "id"));
+    volume.generation = static_cast<uint64_t>(host_volumes.int64(row, "generation"));
+    volume.deleted = host_volumes.boolean(row, "deleted");
+    volume.pool = "local";
+    volume.name = "volume-" + volume.id;
+    volume.size_gib = spec.value("size_gib", 1);
+    states[host->second].volumes.push_back(std::move(volume));
+  }
+
   auto volumes = conn.query(
       "SELECT a.instance_id, v.id, v.spec FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id"
       " JOIN instances i ON i.id = a.instance_id WHERE i.host_id = ANY($1::uuid[]) AND a.deleted_at IS NULL"
@@ -149,7 +170,8 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
     auto spec = volumes.json(row, "spec");
     proto::VolumeAttachment volume;
     volume.id = std::string(volumes.text(row, "id"));
-    volume.pool = "harmony";
+    // "local": the agent's own pool. Other backends are named as they are.
+    volume.pool = spec.value("backend", "local");
     volume.name = "volume-" + volume.id;
     volume.size_gib = spec.value("size_gib", 1);
     volume.shareable = spec.value("shareable", false);

@@ -1,14 +1,31 @@
 #include "sparkle/agents/metrics_ingest.hpp"
 
+#include <algorithm>
+
 #include "sparkle/leadership/leadership.hpp"
 
 namespace harmony::sparkle {
+namespace {
+
+constexpr std::size_t kTopDomains = 10;
+
+}  // namespace
 
 void ingest_metrics(pg::Pool& db, int64_t epoch, const std::string& host_id,
                     const proto::MetricsBatch& batch) {
   nlohmann::json metrics = batch.host;
   metrics["interval_s"] = batch.interval_s;
   metrics["domains"] = batch.domains.size();
+  // The busiest instances, for operators looking at a hot host; the whole list is collectd's job.
+  auto domains = batch.domains;
+  std::sort(domains.begin(), domains.end(),
+            [](const auto& a, const auto& b) { return a.cpu_pct > b.cpu_pct; });
+  if (domains.size() > kTopDomains) domains.resize(kTopDomains);
+  auto top = nlohmann::json::array();
+  for (const auto& domain : domains) {
+    top.push_back({{"id", domain.id}, {"cpu_pct", domain.cpu_pct}, {"mem_mib", domain.mem_mib}});
+  }
+  metrics["top_domains"] = std::move(top);
   db.transact([&](pg::Connection& conn) {
     require_epoch(conn, epoch);
     conn.query(

@@ -43,6 +43,11 @@ HostSpec host_from_row(const HostRow& row) {
   if (row.status.is_object() && row.status.contains("load")) {
     h.cpu_load_pct = number<double>(row.status["load"], "cpu_used_pct", 0.0);
   }
+  // The agent's metrics summary averages the CPU over its interval: steadier than the heartbeat's
+  // sample, so it wins when there is one.
+  if (row.status.is_object() && row.status.contains("metrics")) {
+    h.cpu_load_pct = number<double>(row.status["metrics"], "cpu_pct", h.cpu_load_pct);
+  }
   return h;
 }
 

@@ -105,11 +105,12 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
   if (controller_ != nullptr) {
     console_ = std::make_unique<ConsoleForwarder>(StorageLayout{config_.state_dir}, *controller_, 1s);
   }
-  if (!config_.collectd.empty()) {
+  if (!config_.collectd.empty())
     metrics_sink_ = std::make_unique<CollectdSink>(config_.collectd, host_name());
-    metrics_ = std::make_unique<MetricsReporter>(hypervisor_, *metrics_sink_, config_.hardware_root,
-                                                 config_.metrics_interval);
-  }
+  // The summary goes to Sparkle whatever the sink: placement levels the load with it.
+  metrics_ = std::make_unique<MetricsReporter>(hypervisor_, metrics_sink_.get(), config_.hardware_root,
+                                               config_.metrics_interval,
+                                               [this](proto::MetricsBatch batch) { emit(std::move(batch)); });
   link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
   log_->info("twilight {} host {}{} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,
              identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",

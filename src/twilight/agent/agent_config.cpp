@@ -38,7 +38,14 @@ AgentConfig AgentConfig::from(const ConfigFile& file) {
   c.server_public_key_file = file.get_string("agent.server_public_key_file", "");
   c.libvirt_uri = file.get_string("agent.libvirt_uri", c.libvirt_uri);
   c.hypervisor = one_of(file, "agent.hypervisor", c.hypervisor, {"libvirt", "memory"});
-  c.storage = one_of(file, "agent.storage", c.storage, {"files", "none"});
+  c.storage = one_of(file, "agent.storage", c.storage, {"pool", "files", "none"});
+  c.pool_name = file.get_string("storage.pool_name", c.pool_name);
+  if (c.pool_name.empty() || c.pool_name.find('/') != std::string::npos) {
+    throw ConfigError("storage.pool_name must be a libvirt pool name");
+  }
+  c.pool_path = file.get_string("storage.pool_path", "");
+  if (!c.pool_path.empty() && !c.pool_path.is_absolute())
+    throw ConfigError("storage.pool_path must be absolute");
   c.heartbeat_interval = positive_seconds(file, "agent.heartbeat_seconds", 2);
   c.recheck_interval = positive_seconds(file, "agent.recheck_seconds", 30);
   c.shutdown_timeout = positive_seconds(file, "agent.shutdown_timeout_seconds", 60);

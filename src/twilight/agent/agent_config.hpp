@@ -19,8 +19,12 @@ struct AgentConfig {
   // "libvirt", or "memory": the in-memory hypervisor (tests and benchmarks), kept in
   // <state_dir>/memory-hypervisor.json.
   std::string hypervisor = "libvirt";
-  // "files" (qemu-img, genisoimage), or "none": paths only, no file made (test drivers).
-  std::string storage = "files";
+  // "pool": disks and volumes in a libvirt dir pool on libvirt_uri; "files": plain files under
+  // the state directory (qemu-img); "none": paths only, nothing made (test drivers, benchmarks).
+  std::string storage = "pool";
+  // [storage]: the libvirt pool (defined, built, started and autostarted when missing).
+  std::string pool_name = "harmony";
+  std::filesystem::path pool_path;  // empty: <state_dir>/pool
   std::chrono::seconds heartbeat_interval{2};
   std::chrono::seconds recheck_interval{30};
   std::chrono::seconds shutdown_timeout{60};

@@ -78,10 +78,12 @@ proto::StateReport Converger::converge(const proto::DesiredState& desired) {
 proto::StateReport Converger::retry_failed(const proto::DesiredState& desired) {
   std::set<std::string> failed;
   for (const auto& [id, error] : errors_) failed.insert(id);
-  // Errors of instances the document no longer has are not worth keeping.
+  // Errors of resources the document no longer has are not worth keeping.
   std::erase_if(errors_, [&](const auto& entry) {
     return std::none_of(desired.instances.begin(), desired.instances.end(),
-                        [&](const auto& instance) { return instance.id == entry.first; });
+                        [&](const auto& instance) { return instance.id == entry.first; }) &&
+           std::none_of(desired.volumes.begin(), desired.volumes.end(),
+                        [&](const auto& volume) { return volume.id == entry.first; });
   });
   if (!failed.empty()) converge_instances(desired, &failed);
   return report(&desired, hypervisor_.list_domains());
@@ -90,6 +92,7 @@ proto::StateReport Converger::retry_failed(const proto::DesiredState& desired) {
 void Converger::converge_instances(const proto::DesiredState& desired, const std::set<std::string>* only) {
   const auto domains = hypervisor_.list_domains();
   const auto index = by_uuid(domains);
+  converge_volumes(desired, false, only);
   // Deletions first: they free the memory and disk space that new instances may need.
   std::vector<const proto::Instance*> order;
   for (const auto& instance : desired.instances) {
@@ -106,7 +109,26 @@ void Converger::converge_instances(const proto::DesiredState& desired, const std
       errors_[instance->id] = e.what();
     }
   }
+  converge_volumes(desired, true, only);
   if (only == nullptr) warn_about_unlisted(desired, domains);
+}
+
+void Converger::converge_volumes(const proto::DesiredState& desired, bool deleted,
+                                 const std::set<std::string>* only) {
+  for (const auto& volume : desired.volumes) {
+    if (volume.deleted != deleted || (only != nullptr && !only->contains(volume.id))) continue;
+    try {
+      if (deleted) {
+        storage_.remove_volume(volume);
+      } else {
+        storage_.ensure_volume(volume);
+      }
+      errors_.erase(volume.id);
+    } catch (const std::exception& e) {
+      log_->warn("volume {}: {}", volume.id, e.what());
+      errors_[volume.id] = e.what();
+    }
+  }
 }
 
 proto::StateReport Converger::observe(const proto::DesiredState* desired) {
@@ -128,10 +150,20 @@ void Converger::converge_instance(const proto::Instance& instance, const DomainI
     }
     return;
   }
+  std::optional<PreparedInstance> prepared;
   if (domain->metadata->generation != instance.generation) {
     log_->info("instance {}: generation {} -> {}, redefining", instance.id, domain->metadata->generation,
                instance.generation);
-    define_instance(instance);
+    prepared = define_instance(instance);
+    if (is_active(domain->state)) pending_disk_sync_.insert(instance.id);
+  }
+  if (pending_disk_sync_.contains(instance.id)) {
+    if (is_active(domain->state) && want_running) {
+      if (!prepared) prepared = storage_.prepare(instance);
+      sync_live_disks(instance, *prepared);
+    }
+    // A domain that stops boots next from its definition, which has them all.
+    pending_disk_sync_.erase(instance.id);
   }
   bool started = false;
   if (want_running && (domain->state == DomainState::stopped || domain->state == DomainState::crashed)) {
@@ -185,13 +217,47 @@ void Converger::delete_instance(const proto::Instance& instance, const DomainInf
   reboots_.forget(instance.id);
 }
 
-void Converger::define_instance(const proto::Instance& instance) {
+PreparedInstance Converger::define_instance(const proto::Instance& instance) {
   auto prepared = storage_.prepare(instance);
   const auto xml = render_domain_xml(build_domain_spec(instance, prepared));
   log_->info("instance {}: defining domain {} (generation {})", instance.id, domain_name(instance.id),
              instance.generation);
   hypervisor_.define(xml);
   ++mutations_;
+  return prepared;
+}
+
+void Converger::sync_live_disks(const proto::Instance& instance, const PreparedInstance& prepared) {
+  auto live = hypervisor_.live_disks(instance.id);
+  std::set<std::string> wanted;
+  for (const auto& volume : prepared.volumes) wanted.insert(volume.path);
+  for (const auto& disk : live) {
+    if (disk.source == prepared.root_disk || wanted.contains(disk.source)) continue;
+    log_->info("instance {}: unplugging disk {} ({})", instance.id, disk.target, disk.source);
+    hypervisor_.detach_disk(instance.id, render_volume_disk_xml(VolumeDisk{disk.source, "raw"}, disk.target));
+    ++mutations_;
+  }
+  std::erase_if(live, [&](const LiveDisk& disk) {
+    return disk.source != prepared.root_disk && !wanted.contains(disk.source);
+  });
+  std::set<std::string> targets;
+  std::set<std::string> sources;
+  for (const auto& disk : live) {
+    targets.insert(disk.target);
+    sources.insert(disk.source);
+  }
+  int next_index = 1;  // vda is the root disk
+  for (const auto& volume : prepared.volumes) {
+    if (sources.contains(volume.path)) continue;
+    std::string target;
+    do {
+      target = disk_target_name("vd", next_index++);
+    } while (targets.contains(target));
+    log_->info("instance {}: plugging in disk {} as {}", instance.id, volume.path, target);
+    hypervisor_.attach_disk(instance.id, render_volume_disk_xml(volume, target));
+    ++mutations_;
+    targets.insert(target);
+  }
 }
 
 void Converger::warn_about_unlisted(const proto::DesiredState& desired,
@@ -239,7 +305,8 @@ proto::StateReport Converger::report(const proto::DesiredState* desired,
         resource.observed_generation = instance.generation;
         resource.status.state = proto::ObservedState::error;
         resource.status.message = unmanaged_clash(*domain);
-      } else if (error != errors_.end() && !satisfies(instance, domain)) {
+      } else if (error != errors_.end() &&
+                 (!satisfies(instance, domain) || pending_disk_sync_.contains(instance.id))) {
         resource.observed_generation = instance.generation;
         resource.status.state = proto::ObservedState::error;
         resource.status.message = error->second;
@@ -253,6 +320,36 @@ proto::StateReport Converger::report(const proto::DesiredState* desired,
         resource.status = status_of(*domain);
         resource.status.details = details_of(*domain);
       }
+      report.resources.push_back(std::move(resource));
+    }
+  }
+  if (desired != nullptr) {
+    for (const auto& volume : desired->volumes) {
+      proto::ResourceReport resource;
+      resource.kind = proto::ResourceKind::volume;
+      resource.id = volume.id;
+      resource.observed_generation = volume.generation;
+      const auto error = errors_.find(volume.id);
+      bool exists = false;
+      try {
+        exists = storage_.has_volume(volume);
+      } catch (const std::exception& e) {
+        resource.status.state = proto::ObservedState::error;
+        resource.status.message = e.what();
+        report.resources.push_back(std::move(resource));
+        continue;
+      }
+      if (error != errors_.end() && exists == volume.deleted) {
+        resource.status.state = proto::ObservedState::error;
+        resource.status.message = error->second;
+      } else if (exists) {
+        resource.status.state =
+            volume.deleted ? proto::ObservedState::converging : proto::ObservedState::ready;
+      } else {
+        resource.status.state =
+            volume.deleted ? proto::ObservedState::absent : proto::ObservedState::converging;
+      }
+      resource.status.details = nlohmann::json{{"pool", volume.pool}, {"name", volume.name}};
       report.resources.push_back(std::move(resource));
     }
   }

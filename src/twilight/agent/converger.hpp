@@ -32,6 +32,9 @@ struct ConvergerOptions {
 //    shut down (destroyed after the timeout);
 //  - reboot_count above the last applied one: reboot once (a domain just started is not);
 //  - deleted: destroy when active, undefine, release storage.
+//  - the host's volumes: created (or grown) before the instances converge, so that instances can
+//    use them; removed after, once no instance uses them. A running domain whose volumes changed
+//    gets them hot-plugged or unplugged (its persistent definition is replaced as above).
 // Domains without Harmony metadata are never touched. Managed domains missing from the document
 // are reported, with a warning, and left alone: Sparkle decides. Errors stay per instance: one
 // failing instance does not stop the others, and shows as `error` in the report.
@@ -58,7 +61,10 @@ class Converger {
   void converge_instances(const proto::DesiredState& desired, const std::set<std::string>* only);
   void converge_instance(const proto::Instance& instance, const DomainInfo* domain);
   void delete_instance(const proto::Instance& instance, const DomainInfo* domain);
-  void define_instance(const proto::Instance& instance);
+  PreparedInstance define_instance(const proto::Instance& instance);
+  void converge_volumes(const proto::DesiredState& desired, bool deleted, const std::set<std::string>* only);
+  // Plugs into a running domain the volumes it should have and unplugs the others.
+  void sync_live_disks(const proto::Instance& instance, const PreparedInstance& prepared);
   void apply_reboot(const proto::Instance& instance, DomainState state_before, bool started_now);
   proto::StateReport report(const proto::DesiredState* desired, const std::vector<DomainInfo>& domains);
   void warn_about_unlisted(const proto::DesiredState& desired, const std::vector<DomainInfo>& domains);
@@ -71,6 +77,8 @@ class Converger {
   std::uint64_t mutations_ = 0;
   // Why the last converge of an instance failed; shown until the instance reaches what was wanted.
   std::map<std::string, std::string> errors_;
+  // Running domains whose definition changed and whose live disks are not yet known to match it.
+  std::set<std::string> pending_disk_sync_;
   // Managed domains already warned about, so that every document does not repeat the warning.
   std::set<std::string> warned_unlisted_;
 };

@@ -13,6 +13,7 @@
 #include "twilight/hypervisor/libvirt_hypervisor.hpp"
 #include "twilight/hypervisor/memory_hypervisor.hpp"
 #include "twilight/storage/file_storage.hpp"
+#include "twilight/storage/pool_storage.hpp"
 #include "twilight/storage/recording_storage.hpp"
 
 namespace harmony::twilight {
@@ -40,7 +41,15 @@ std::unique_ptr<Hypervisor> make_hypervisor(const AgentConfig& config) {
 
 std::unique_ptr<InstanceStorage> make_storage(const AgentConfig& config, const ControllerApi& controller) {
   if (config.storage == "none") return std::make_unique<RecordingStorage>(config.state_dir);
-  return std::make_unique<FileStorage>(config.state_dir, &controller);
+  if (config.storage == "files") return std::make_unique<FileStorage>(config.state_dir, &controller);
+  if (config.hypervisor != "libvirt") {
+    throw ConfigError(
+        "agent.storage = \"pool\" needs agent.hypervisor = \"libvirt\" (use \"files\" or \"none\")");
+  }
+  return std::make_unique<PoolStorage>(
+      PoolOptions{config.libvirt_uri, config.pool_name,
+                  config.pool_path.empty() ? config.state_dir / "pool" : config.pool_path},
+      config.state_dir, &controller);
 }
 
 int run_agent(AgentConfig config) {

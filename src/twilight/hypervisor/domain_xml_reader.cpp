@@ -136,4 +136,27 @@ DomainIdentity read_domain_identity(std::string_view xml) {
   return identity;
 }
 
+std::vector<DomainDisk> read_domain_disks(std::string_view xml) {
+  std::vector<DomainDisk> disks;
+  std::size_t from = 0;
+  while (auto disk = find_element(xml.substr(from), "disk")) {
+    DomainDisk entry;
+    entry.device = attribute(disk->start_tag, "device").value_or("disk");
+    if (auto source = find_element(disk->text, "source")) {
+      auto path = attribute(source->start_tag, "file");
+      if (!path) path = attribute(source->start_tag, "dev");
+      entry.source = path.value_or("");
+    }
+    if (auto target = find_element(disk->text, "target")) {
+      entry.target = attribute(target->start_tag, "dev").value_or("");
+    }
+    disks.push_back(std::move(entry));
+    // Past this element: its text lies inside `xml`, after its start tag.
+    const auto* end = disk->text.empty() ? disk->start_tag.data() + disk->start_tag.size()
+                                         : disk->text.data() + disk->text.size();
+    from = static_cast<std::size_t>(end - xml.data());
+  }
+  return disks;
+}
+
 }  // namespace harmony::twilight

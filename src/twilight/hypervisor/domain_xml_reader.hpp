@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "twilight/hypervisor/hypervisor.hpp"
 
@@ -28,5 +29,17 @@ struct DomainIdentity {
 // <vcpu> and <memory> elements and the metadata element in Harmony's namespace. Throws
 // HypervisorError when the name or UUID is missing, as libvirt would refuse such a document.
 DomainIdentity read_domain_identity(std::string_view domain_xml);
+
+// A <disk> of a domain definition.
+struct DomainDisk {
+  std::string device;  // "disk", "cdrom"
+  std::string source;  // <source file=...> or <source dev=...>; empty for an empty drive
+  std::string target;  // <target dev=...>
+
+  bool operator==(const DomainDisk&) const = default;
+};
+
+// Every <disk> element in document order. Same limits as read_domain_identity.
+std::vector<DomainDisk> read_domain_disks(std::string_view domain_xml);
 
 }  // namespace harmony::twilight

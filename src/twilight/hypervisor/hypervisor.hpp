@@ -50,6 +50,14 @@ struct DomainStats {
   std::optional<std::uint64_t> block_write_bytes;
 };
 
+// A disk plugged into a running domain.
+struct LiveDisk {
+  std::string source;  // the file or block device
+  std::string target;  // "vdb"
+
+  bool operator==(const LiveDisk&) const = default;
+};
+
 enum class LifecycleKind { defined, undefined, started, stopped, crashed, paused, resumed };
 
 std::string_view to_string(LifecycleKind kind);
@@ -90,6 +98,12 @@ class Hypervisor {
   virtual std::vector<std::string> domain_types() = 0;
   // Statistics of every domain, for metrics; none where the hypervisor keeps none.
   virtual std::vector<DomainStats> domain_stats() { return {}; }
+  // The disks (not cdroms) a running domain has now.
+  virtual std::vector<LiveDisk> live_disks(const std::string& uuid) = 0;
+  // Hot-plugs one <disk> into, or out of, a running domain (its live configuration only: the
+  // persistent one follows the definition).
+  virtual void attach_disk(const std::string& uuid, const std::string& disk_xml) = 0;
+  virtual void detach_disk(const std::string& uuid, const std::string& disk_xml) = 0;
 };
 
 }  // namespace harmony::twilight

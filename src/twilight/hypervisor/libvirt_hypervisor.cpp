@@ -267,6 +267,42 @@ void LibvirtHypervisor::undefine(const std::string& uuid) {
   if (virDomainUndefine(dom.dom) != 0) fail("cannot undefine domain " + uuid);
 }
 
+std::vector<LiveDisk> LibvirtHypervisor::live_disks(const std::string& uuid) {
+  ConnectionRef conn{connection()};
+  auto dom = lookup(conn.conn, uuid);
+  char* xml = virDomainGetXMLDesc(dom.dom, 0);
+  if (xml == nullptr) fail("cannot read the definition of domain " + uuid);
+  std::vector<DomainDisk> disks;
+  try {
+    disks = read_domain_disks(xml);
+  } catch (...) {
+    free(xml);
+    throw;
+  }
+  free(xml);
+  std::vector<LiveDisk> live;
+  for (const auto& disk : disks) {
+    if (disk.device == "disk" && !disk.source.empty()) live.push_back({disk.source, disk.target});
+  }
+  return live;
+}
+
+void LibvirtHypervisor::attach_disk(const std::string& uuid, const std::string& disk_xml) {
+  ConnectionRef conn{connection()};
+  auto dom = lookup(conn.conn, uuid);
+  if (virDomainAttachDeviceFlags(dom.dom, disk_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) != 0) {
+    fail("cannot attach a disk to domain " + uuid);
+  }
+}
+
+void LibvirtHypervisor::detach_disk(const std::string& uuid, const std::string& disk_xml) {
+  ConnectionRef conn{connection()};
+  auto dom = lookup(conn.conn, uuid);
+  if (virDomainDetachDeviceFlags(dom.dom, disk_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) != 0) {
+    fail("cannot detach a disk from domain " + uuid);
+  }
+}
+
 void LibvirtHypervisor::on_lifecycle_event(LifecycleCallback callback) {
   std::lock_guard lock(slot_->mutex);
   slot_->callback = std::move(callback);

@@ -35,6 +35,9 @@ class LibvirtHypervisor : public Hypervisor {
   // test driver runs nothing and accepts any type: it offers "qemu".
   std::vector<std::string> domain_types() override;
   std::vector<DomainStats> domain_stats() override;
+  std::vector<LiveDisk> live_disks(const std::string& uuid) override;
+  void attach_disk(const std::string& uuid, const std::string& disk_xml) override;
+  void detach_disk(const std::string& uuid, const std::string& disk_xml) override;
 
   const std::string& uri() const { return uri_; }
 

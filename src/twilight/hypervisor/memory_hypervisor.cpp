@@ -1,5 +1,6 @@
 #include "twilight/hypervisor/memory_hypervisor.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -17,6 +18,26 @@ std::optional<DomainState> state_from_string(const std::string& text) {
     if (to_string(state) == text) return state;
   }
   return std::nullopt;
+}
+
+std::vector<LiveDisk> disks_of(std::string_view xml) {
+  std::vector<LiveDisk> disks;
+  for (const auto& disk : read_domain_disks(xml)) {
+    if (disk.device == "disk" && !disk.source.empty()) disks.push_back({disk.source, disk.target});
+  }
+  return disks;
+}
+
+LiveDisk only_disk(const std::string& disk_xml) {
+  auto disks = disks_of(disk_xml);
+  if (disks.size() != 1) throw HypervisorError("expected one <disk> with a source");
+  return disks.front();
+}
+
+nlohmann::json live_disks_json(const std::vector<LiveDisk>& disks) {
+  auto array = nlohmann::json::array();
+  for (const auto& disk : disks) array.push_back({{"source", disk.source}, {"target", disk.target}});
+  return array;
 }
 
 }  // namespace
@@ -76,6 +97,7 @@ void MemoryHypervisor::start(const std::string& uuid) {
     auto& domain = find_locked(uuid);
     if (is_active(domain.state)) throw HypervisorError("domain is already running");
     domain.state = DomainState::running;
+    domain.live_disks = disks_of(domain.xml);
     ++domain.starts;
     event.name = domain.identity.name;
     record_locked("start", uuid);
@@ -237,6 +259,42 @@ std::uint64_t MemoryHypervisor::reboot_count(const std::string& uuid) const {
   return it == domains_.end() ? 0 : it->second.reboots;
 }
 
+std::vector<LiveDisk> MemoryHypervisor::live_disks(const std::string& uuid) {
+  std::lock_guard lock(mutex_);
+  check_injected("live_disks");
+  auto& domain = find_locked(uuid);
+  if (!is_active(domain.state)) throw HypervisorError("domain is not running");
+  return domain.live_disks;
+}
+
+void MemoryHypervisor::attach_disk(const std::string& uuid, const std::string& disk_xml) {
+  const auto disk = only_disk(disk_xml);
+  std::lock_guard lock(mutex_);
+  check_injected("attach_disk");
+  auto& domain = find_locked(uuid);
+  if (!is_active(domain.state)) throw HypervisorError("domain is not running");
+  for (const auto& live : domain.live_disks) {
+    if (live.target == disk.target) throw HypervisorError("target " + disk.target + " already exists");
+    if (live.source == disk.source) throw HypervisorError("disk " + disk.source + " is already attached");
+  }
+  domain.live_disks.push_back(disk);
+  record_locked("attach_disk", uuid);
+}
+
+void MemoryHypervisor::detach_disk(const std::string& uuid, const std::string& disk_xml) {
+  const auto disk = only_disk(disk_xml);
+  std::lock_guard lock(mutex_);
+  check_injected("detach_disk");
+  auto& domain = find_locked(uuid);
+  if (!is_active(domain.state)) throw HypervisorError("domain is not running");
+  // Like QEMU's driver: the target names the disk to unplug.
+  if (std::erase_if(domain.live_disks, [&](const LiveDisk& live) { return live.target == disk.target; }) ==
+      0) {
+    throw HypervisorError("disk " + disk.target + " not found");
+  }
+  record_locked("detach_disk", uuid);
+}
+
 std::optional<std::string> MemoryHypervisor::domain_xml(const std::string& uuid) const {
   std::lock_guard lock(mutex_);
   auto it = domains_.find(uuid);
@@ -280,6 +338,7 @@ void MemoryHypervisor::save_locked() const {
                        {"state", to_string(domain.state)},
                        {"starts", domain.starts},
                        {"reboots", domain.reboots},
+                       {"live_disks", live_disks_json(domain.live_disks)},
                        {"ignores_shutdown", domain.ignores_shutdown}});
   }
   try {
@@ -304,6 +363,12 @@ void MemoryHypervisor::load() {
       domain.state = *state;
       domain.starts = entry.value("starts", std::uint64_t{0});
       domain.reboots = entry.value("reboots", std::uint64_t{0});
+      if (entry.contains("live_disks")) {
+        for (const auto& disk : entry.at("live_disks")) {
+          domain.live_disks.push_back(
+              {disk.at("source").get<std::string>(), disk.at("target").get<std::string>()});
+        }
+      }
       domain.ignores_shutdown = entry.value("ignores_shutdown", false);
       domains_.emplace(domain.identity.uuid, std::move(domain));
     }

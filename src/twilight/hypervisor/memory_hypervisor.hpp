@@ -38,6 +38,9 @@ class MemoryHypervisor : public Hypervisor {
   void undefine(const std::string& uuid) override;
   void on_lifecycle_event(LifecycleCallback callback) override;
   std::vector<std::string> domain_types() override;
+  std::vector<LiveDisk> live_disks(const std::string& uuid) override;
+  void attach_disk(const std::string& uuid, const std::string& disk_xml) override;
+  void detach_disk(const std::string& uuid, const std::string& disk_xml) override;
 
   // What happens to guests on their own, for tests.
   void crash(const std::string& uuid);
@@ -49,7 +52,8 @@ class MemoryHypervisor : public Hypervisor {
   // The next call of `operation` ("define", "start", ...) fails with HypervisorError(message).
   void fail_next(const std::string& operation, const std::string& message);
 
-  // Successful define/start/shutdown/destroy/reboot/undefine calls since construction.
+  // Successful define/start/shutdown/destroy/reboot/undefine/attach_disk/detach_disk calls since
+  // construction.
   std::uint64_t mutations() const;
   // Those calls in order, e.g. "start 3e8a1f2c-...".
   std::vector<std::string> operations() const;
@@ -65,6 +69,8 @@ class MemoryHypervisor : public Hypervisor {
     bool ignores_shutdown = false;
     std::uint64_t starts = 0;
     std::uint64_t reboots = 0;
+    // What a running domain has plugged in: its definition's disks at start, then hot-plugs.
+    std::vector<LiveDisk> live_disks;
   };
 
   // Throws the injected failure for `operation`, if any. Caller holds mutex_.

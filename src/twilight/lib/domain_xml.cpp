@@ -78,16 +78,17 @@ std::string attr(std::string_view name, std::string_view value) {
 }
 
 void write_disk(XmlWriter& xml, std::string_view device, const std::string& path, std::string_view format,
-                std::string_view target, std::string_view bus, bool readonly, bool shareable) {
+                std::string_view target, std::string_view bus, bool readonly, bool shareable, int depth = 2) {
   const bool block = path.starts_with("/dev/");
-  xml.line(2, "<disk" + attr("type", block ? "block" : "file") + attr("device", device) + ">");
+  xml.line(depth, "<disk" + attr("type", block ? "block" : "file") + attr("device", device) + ">");
   // A shared disk must not sit in one host's page cache while another host writes it.
-  xml.line(3, "<driver name='qemu'" + attr("type", format) + (shareable ? " cache='none'" : "") + "/>");
-  xml.line(3, "<source" + attr(block ? "dev" : "file", path) + "/>");
-  xml.line(3, "<target" + attr("dev", target) + attr("bus", bus) + "/>");
-  if (readonly) xml.line(3, "<readonly/>");
-  if (shareable) xml.line(3, "<shareable/>");
-  xml.line(2, "</disk>");
+  xml.line(depth + 1,
+           "<driver name='qemu'" + attr("type", format) + (shareable ? " cache='none'" : "") + "/>");
+  xml.line(depth + 1, "<source" + attr(block ? "dev" : "file", path) + "/>");
+  xml.line(depth + 1, "<target" + attr("dev", target) + attr("bus", bus) + "/>");
+  if (readonly) xml.line(depth + 1, "<readonly/>");
+  if (shareable) xml.line(depth + 1, "<shareable/>");
+  xml.line(depth, "</disk>");
 }
 
 }  // namespace
@@ -157,6 +158,17 @@ std::string render_domain_xml(const DomainSpec& spec) {
   xml.line(2, "<memballoon model='none'/>");
   xml.line(1, "</devices>");
   xml.line(0, "</domain>");
+  return xml.take();
+}
+
+std::string render_volume_disk_xml(const VolumeDisk& volume, std::string_view target) {
+  if (volume.path.empty()) throw std::invalid_argument("volume without a path");
+  if (volume.format.empty()) throw std::invalid_argument("volume without a format");
+  if (volume.shareable && !volume.readonly && volume.format != "raw") {
+    throw std::invalid_argument("writable shareable volume " + volume.path + " must be raw");
+  }
+  XmlWriter xml;
+  write_disk(xml, "disk", volume.path, volume.format, target, "virtio", volume.readonly, volume.shareable, 0);
   return xml.take();
 }
 

@@ -20,4 +20,8 @@ std::string disk_target_name(std::string_view prefix, int index);
 // writable shareable disk that is not raw, a control character in any text).
 std::string render_domain_xml(const DomainSpec& spec);
 
+// One <disk> element for a volume, as virDomainAttachDeviceFlags and DetachDeviceFlags take it.
+// Throws std::invalid_argument like render_domain_xml for what libvirt would refuse.
+std::string render_volume_disk_xml(const VolumeDisk& volume, std::string_view target);
+
 }  // namespace harmony::twilight

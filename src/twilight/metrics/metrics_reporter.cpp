@@ -1,5 +1,6 @@
 #include "twilight/metrics/metrics_reporter.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -39,6 +40,12 @@ bool is_partition(const std::string& name) {
   return !name.empty() && std::isdigit(static_cast<unsigned char>(name.back())) &&
          !name.starts_with("loop") && !name.starts_with("dm-") && !name.starts_with("md") &&
          !name.starts_with("sr");
+}
+
+// Bytes per second between two readings of a counter; 0 when it went back (a restart).
+std::uint64_t rate(std::optional<std::uint64_t> now, std::optional<std::uint64_t> before, double seconds) {
+  if (!now || !before || *now < *before || seconds <= 0) return 0;
+  return static_cast<std::uint64_t>(static_cast<double>(*now - *before) / seconds);
 }
 
 }  // namespace
@@ -83,12 +90,14 @@ HostCounters parse_diskstats(std::string_view text, HostCounters counters) {
   return counters;
 }
 
-MetricsReporter::MetricsReporter(Hypervisor& hypervisor, MetricsSink& sink,
-                                 std::filesystem::path hardware_root, std::chrono::seconds interval)
+MetricsReporter::MetricsReporter(Hypervisor& hypervisor, MetricsSink* sink,
+                                 std::filesystem::path hardware_root, std::chrono::seconds interval,
+                                 SummaryCallback summary)
     : hypervisor_(hypervisor),
       sink_(sink),
       root_(std::move(hardware_root)),
       interval_(interval),
+      summary_(std::move(summary)),
       load_(root_),
       log_(component_logger("metrics")) {
   load_.cpu_used_pct();  // the first sample only sets the reference
@@ -104,11 +113,19 @@ MetricsReporter::~MetricsReporter() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::vector<MetricValue> MetricsReporter::collect() {
-  std::vector<MetricValue> values;
-  values.push_back(gauge("harmony_host", "", "percent", "cpu", load_.cpu_used_pct()));
+MetricsReporter::Round MetricsReporter::collect_round() {
+  Round round;
+  auto& values = round.values;
+  auto& summary = round.summary;
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = previous_ ? std::chrono::duration<double>(now - previous_->at).count() : 0.0;
+  summary.interval_s = static_cast<std::uint32_t>(interval_.count());
+
+  summary.host.cpu_pct = load_.cpu_used_pct();
+  summary.host.mem_used_mib = load_.memory_used_mib();
+  values.push_back(gauge("harmony_host", "", "percent", "cpu", summary.host.cpu_pct));
   values.push_back(gauge("harmony_host", "", "memory", "used",
-                         static_cast<double>(load_.memory_used_mib()) * 1024 * 1024));
+                         static_cast<double>(summary.host.mem_used_mib) * 1024 * 1024));
   auto host = parse_net_dev(read_text(root_ / "proc/net/dev"));
   host = parse_diskstats(read_text(root_ / "proc/diskstats"), host);
   values.push_back(derive("harmony_host", "", "if_octets",
@@ -116,6 +133,12 @@ std::vector<MetricValue> MetricsReporter::collect() {
   values.push_back(
       derive("harmony_host", "", "disk_octets",
              {static_cast<double>(host.disk_read_bytes), static_cast<double>(host.disk_write_bytes)}));
+  if (previous_) {
+    summary.host.net_rx_bps = rate(host.net_rx_bytes, previous_->host.net_rx_bytes, elapsed);
+    summary.host.net_tx_bps = rate(host.net_tx_bytes, previous_->host.net_tx_bytes, elapsed);
+    summary.host.disk_read_bps = rate(host.disk_read_bytes, previous_->host.disk_read_bytes, elapsed);
+    summary.host.disk_write_bps = rate(host.disk_write_bytes, previous_->host.disk_write_bytes, elapsed);
+  }
 
   // Harmony's domains only, named by their instance id.
   std::map<std::string, DomainInfo> managed;
@@ -124,12 +147,14 @@ std::vector<MetricValue> MetricsReporter::collect() {
   }
   std::map<std::string, DomainStats> stats;
   for (auto& entry : hypervisor_.domain_stats()) stats.emplace(entry.uuid, std::move(entry));
+  Previous current{now, host, {}};
   for (const auto& [uuid, domain] : managed) {
     const auto& instance = domain.metadata->instance_id;
     const auto found = stats.find(uuid);
     const DomainStats none;
     const DomainStats& s = found != stats.end() ? found->second : none;
-    const double memory_bytes = static_cast<double>(s.memory_kib.value_or(domain.memory_mib * 1024)) * 1024;
+    const auto memory_kib = s.memory_kib.value_or(domain.memory_mib * 1024);
+    const double memory_bytes = static_cast<double>(memory_kib) * 1024;
     values.push_back(gauge("harmony_instance", instance, "memory", "current", memory_bytes));
     if (s.cpu_time_ns) {
       values.push_back(
@@ -145,8 +170,28 @@ std::vector<MetricValue> MetricsReporter::collect() {
                               {static_cast<double>(s.block_read_bytes.value_or(0)),
                                static_cast<double>(s.block_write_bytes.value_or(0))}));
     }
+    if (domain.state != DomainState::running && domain.state != DomainState::paused) continue;
+    proto::DomainMetrics metrics;
+    metrics.id = instance;
+    metrics.mem_mib = memory_kib / 1024;
+    if (previous_) {
+      if (auto before = previous_->domains.find(instance); before != previous_->domains.end()) {
+        const auto& b = before->second;
+        const double cpu_seconds = static_cast<double>(rate(s.cpu_time_ns, b.cpu_time_ns, 1.0)) / 1e9;
+        if (elapsed > 0 && domain.vcpus > 0) {
+          metrics.cpu_pct = std::min(100.0, 100.0 * cpu_seconds / (elapsed * domain.vcpus));
+        }
+        metrics.net_rx_bps = rate(s.net_rx_bytes, b.net_rx_bytes, elapsed);
+        metrics.net_tx_bps = rate(s.net_tx_bytes, b.net_tx_bytes, elapsed);
+        metrics.disk_read_bps = rate(s.block_read_bytes, b.block_read_bytes, elapsed);
+        metrics.disk_write_bps = rate(s.block_write_bytes, b.block_write_bytes, elapsed);
+      }
+    }
+    summary.domains.push_back(std::move(metrics));
+    current.domains.emplace(instance, s);
   }
-  return values;
+  previous_ = std::move(current);
+  return round;
 }
 
 void MetricsReporter::run() {
@@ -157,7 +202,9 @@ void MetricsReporter::run() {
       if (stopping_) return;
     }
     try {
-      sink_.send(collect(), now_seconds(), static_cast<double>(interval_.count()));
+      auto round = collect_round();
+      if (sink_ != nullptr) sink_->send(round.values, now_seconds(), static_cast<double>(interval_.count()));
+      if (summary_) summary_(std::move(round.summary));
       last_error_.clear();
     } catch (const std::exception& e) {
       if (last_error_ != e.what()) log_->warn("metrics: {}", e.what());

@@ -5,12 +5,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/proto/metrics_batch.hpp"
 #include "twilight/agent/load_sampler.hpp"
 #include "twilight/hypervisor/hypervisor.hpp"
 #include "twilight/metrics/metrics_sink.hpp"
@@ -32,26 +36,48 @@ HostCounters parse_diskstats(std::string_view text, HostCounters counters = {});
 // counters, and the statistics of every Harmony domain (virConnectGetAllDomainStats), sent to
 // the sink. In collectd's terms: plugin "harmony_host" (types percent, memory, if_octets,
 // disk_octets) and plugin "harmony_instance" with the instance id as plugin instance (types
-// virt_cpu_total, memory, if_octets, disk_octets).
+// virt_cpu_total, memory, if_octets, disk_octets). From the same round, a summary for Sparkle
+// (proto::MetricsBatch: rates over the interval, per-instance CPU share of its own vCPUs), which
+// placement uses to level the load.
 class MetricsReporter {
  public:
+  using SummaryCallback = std::function<void(proto::MetricsBatch)>;
+
+  // `sink` may be null (no collectd configured), `summary` empty; called on the reporter's thread.
+  MetricsReporter(Hypervisor& hypervisor, MetricsSink* sink, std::filesystem::path hardware_root,
+                  std::chrono::seconds interval, SummaryCallback summary);
   MetricsReporter(Hypervisor& hypervisor, MetricsSink& sink, std::filesystem::path hardware_root,
-                  std::chrono::seconds interval);
+                  std::chrono::seconds interval)
+      : MetricsReporter(hypervisor, &sink, std::move(hardware_root), interval, {}) {}
   ~MetricsReporter();
   MetricsReporter(const MetricsReporter&) = delete;
   MetricsReporter& operator=(const MetricsReporter&) = delete;
 
-  // One round's values (also what the thread sends).
-  std::vector<MetricValue> collect();
+  struct Round {
+    std::vector<MetricValue> values;
+    proto::MetricsBatch summary;  // rates are 0 in the first round: there is nothing to compare with
+  };
+  // One round (also what the thread sends).
+  Round collect_round();
+  std::vector<MetricValue> collect() { return collect_round().values; }
 
  private:
+  // Cumulative counters of the previous round, for rates.
+  struct Previous {
+    std::chrono::steady_clock::time_point at;
+    HostCounters host;
+    std::map<std::string, DomainStats> domains;  // by instance id
+  };
+
   void run();
 
   Hypervisor& hypervisor_;
-  MetricsSink& sink_;
+  MetricsSink* sink_;
   std::filesystem::path root_;
   std::chrono::seconds interval_;
+  SummaryCallback summary_;
   LoadSampler load_;
+  std::optional<Previous> previous_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -71,42 +71,105 @@ FileStorage::FileStorage(fs::path state_dir, const ControllerApi* controller)
 PreparedInstance FileStorage::prepare(const proto::Instance& instance) {
   PreparedInstance prepared;
   const auto disk = layout_.root_disk(instance.id);
-  const auto console = layout_.console_log(instance.id);
   try {
     fs::create_directories(disk.parent_path());
-    fs::create_directories(console.parent_path());
   } catch (const fs::filesystem_error& e) {
     throw StorageError(e.what());
   }
   for (const auto& volume : instance.volumes) {
-    if (!volume.path) {
-      // TODO: resolve pool volumes through libvirt's storage pools (virStorageVolGetPath).
-      throw StorageError("volume " + volume.id + " is in storage pool " + volume.pool.value_or("?") +
-                         ", which this agent cannot attach yet (only volumes with a path)");
+    if (volume.path) {
+      prepared.volumes.push_back(VolumeDisk{*volume.path, "raw", volume.readonly, volume.shareable});
+      continue;
     }
-    prepared.volumes.push_back(VolumeDisk{*volume.path, "raw", volume.readonly, volume.shareable});
+    if (volume.pool != kLocalPool || !volume.name) {
+      throw StorageError("volume " + volume.id + " is in storage pool " + volume.pool.value_or("?") +
+                         ", which this agent does not have (only \"local\")");
+    }
+    check_volume_name(*volume.name);
+    prepared.volumes.push_back(
+        VolumeDisk{layout_.volume(*volume.name).string(), "raw", volume.readonly, volume.shareable});
   }
   if (!fs::exists(disk)) create_root_disk(instance, disk);
   prepared.root_disk = disk.string();
+  prepare_files(instance, prepared);
+  return prepared;
+}
+
+void FileStorage::prepare_files(const proto::Instance& instance, PreparedInstance& prepared) {
+  const auto console = layout_.console_log(instance.id);
+  try {
+    fs::create_directories(console.parent_path());
+  } catch (const fs::filesystem_error& e) {
+    throw StorageError(e.what());
+  }
   prepared.console_log = console.string();
   if (instance.cloud_init) {
     const auto iso = layout_.seed_iso(instance.id);
     build_seed(instance, *instance.cloud_init, iso);
     prepared.seed_iso = iso.string();
   }
-  return prepared;
 }
 
 void FileStorage::release(const std::string& instance_id) {
   std::error_code ec;
-  for (const auto& path :
-       {layout_.root_disk(instance_id), layout_.seed_iso(instance_id), layout_.console_log(instance_id)}) {
+  const auto disk = layout_.root_disk(instance_id);
+  fs::remove(disk, ec);
+  if (ec) throw StorageError("cannot remove " + disk.string() + ": " + ec.message());
+  release_files(instance_id);
+}
+
+void FileStorage::release_files(const std::string& instance_id) {
+  std::error_code ec;
+  for (const auto& path : {layout_.seed_iso(instance_id), layout_.console_log(instance_id)}) {
     fs::remove(path, ec);
     if (ec) throw StorageError("cannot remove " + path.string() + ": " + ec.message());
   }
 }
 
-fs::path FileStorage::cached_image(const proto::ImageRef& image) {
+void FileStorage::ensure_volume(const proto::HostVolume& volume) {
+  check_volume_name(volume.name);
+  const auto path = layout_.volume(volume.name);
+  const auto size = volume.size_gib << 30;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (fs::exists(path)) {
+    if (fs::file_size(path, ec) < size) fs::resize_file(path, size, ec);
+    if (ec) throw StorageError("cannot grow volume " + path.string() + ": " + ec.message());
+    return;
+  }
+  const auto partial = fs::path(path.string() + ".partial");
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    if (!out) throw StorageError("cannot create volume " + partial.string());
+  }
+  ::chmod(partial.c_str(), 0600);
+  // Sparse: space is taken as the guest writes.
+  fs::resize_file(partial, size, ec);
+  if (!ec) fs::rename(partial, path, ec);
+  if (ec) throw StorageError("cannot create volume " + path.string() + ": " + ec.message());
+}
+
+void FileStorage::remove_volume(const proto::HostVolume& volume) {
+  check_volume_name(volume.name);
+  std::error_code ec;
+  fs::remove(layout_.volume(volume.name), ec);
+  if (ec) throw StorageError("cannot remove volume " + volume.name + ": " + ec.message());
+}
+
+bool FileStorage::has_volume(const proto::HostVolume& volume) {
+  check_volume_name(volume.name);
+  return fs::exists(layout_.volume(volume.name));
+}
+
+std::optional<StorageCapacity> FileStorage::capacity() {
+  std::error_code ec;
+  fs::create_directories(layout_.state_dir, ec);
+  const auto space = fs::space(layout_.state_dir, ec);
+  if (ec) return std::nullopt;
+  return StorageCapacity{space.capacity, space.available};
+}
+
+fs::path FileStorage::fetch_image(const proto::ImageRef& image) {
   const auto path = layout_.cached_image(image);
   // The hash of a file once checked, so that a multi-gigabyte image is not read at every create.
   const auto verified_marker = fs::path(path.string() + ".sha256");
@@ -150,7 +213,7 @@ void FileStorage::create_root_disk(const proto::Instance& instance, const fs::pa
   const auto partial = fs::path(disk.string() + ".partial");
   std::vector<std::string> argv = {"qemu-img", "create", "-q", "-f", "qcow2"};
   if (instance.image) {
-    const auto base = fs::absolute(cached_image(*instance.image));
+    const auto base = fs::absolute(fetch_image(*instance.image));
     argv.insert(argv.end(),
                 {"-b", base.string(), "-F", std::string(proto::to_string(instance.image->format))});
     argv.push_back(partial.string());

@@ -12,6 +12,7 @@ namespace harmony::twilight {
 //   seeds/<instance>.iso      cloud-init NoCloud seed (genisoimage), mode 0600: user data may hold secrets
 //   console/<instance>.log    the serial console, written by QEMU
 //   images/<image>.<format>   base images, checked against their sha256 before first use
+//   volumes/<name>            the host's volumes: sparse raw files
 //
 // Images reach the cache from `file://` URLs (copied while hashing) or from Sparkle's agent image
 // route (URLs relative to the controller API, or http(s)://), with this host's credential; each
@@ -23,12 +24,22 @@ class FileStorage : public InstanceStorage {
 
   PreparedInstance prepare(const proto::Instance& instance) override;
   void release(const std::string& instance_id) override;
+  void ensure_volume(const proto::HostVolume& volume) override;
+  void remove_volume(const proto::HostVolume& volume) override;
+  bool has_volume(const proto::HostVolume& volume) override;
+  std::optional<StorageCapacity> capacity() override;
 
   const StorageLayout& layout() const { return layout_; }
 
- private:
+  // The parts that do not depend on where disks live, also used by PoolStorage:
   // The verified cached base image for `image`, fetched first if possible.
-  std::filesystem::path cached_image(const proto::ImageRef& image);
+  std::filesystem::path fetch_image(const proto::ImageRef& image);
+  // Console log path and the cloud-init seed (rebuilt) into `prepared`.
+  void prepare_files(const proto::Instance& instance, PreparedInstance& prepared);
+  // Removes the seed and the console log.
+  void release_files(const std::string& instance_id);
+
+ private:
   void create_root_disk(const proto::Instance& instance, const std::filesystem::path& disk);
   void build_seed(const proto::Instance& instance, const proto::CloudInit& cloud_init,
                   const std::filesystem::path& iso);

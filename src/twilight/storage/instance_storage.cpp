@@ -20,4 +20,17 @@ std::filesystem::path StorageLayout::cached_image(const proto::ImageRef& image) 
   return state_dir / "images" / (image.id + "." + std::string(proto::to_string(image.format)));
 }
 
+std::filesystem::path StorageLayout::volume(const std::string& name) const {
+  return state_dir / "volumes" / name;
+}
+
+void check_volume_name(const std::string& name) {
+  // Names come from the controller and become file names in the pool's directory.
+  const bool fine =
+      !name.empty() && name.size() <= 200 && name != "." && name != ".." &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+          std::string::npos;
+  if (!fine) throw StorageError("volume name '" + name + "' is not a plain file name");
+}
+
 }  // namespace harmony::twilight

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/proto/desired_state.hpp"
@@ -23,6 +25,15 @@ struct PreparedInstance {
   std::vector<VolumeDisk> volumes;  // the instance's volumes, in device order
 };
 
+// The space of the storage that holds disks and volumes, for placement (sent in hello).
+struct StorageCapacity {
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t available_bytes = 0;
+};
+
+// The pool name Sparkle gives volumes of a host's local storage; the agent maps it to its own pool.
+inline constexpr std::string_view kLocalPool = "local";
+
 // Where an instance's files live under the agent's state directory.
 struct StorageLayout {
   std::filesystem::path state_dir;
@@ -31,11 +42,16 @@ struct StorageLayout {
   std::filesystem::path seed_iso(const std::string& instance_id) const;
   std::filesystem::path console_log(const std::string& instance_id) const;
   std::filesystem::path cached_image(const proto::ImageRef& image) const;
+  std::filesystem::path volume(const std::string& name) const;
 };
 
-// Makes and removes the files of an instance (disk, cloud-init seed, console log), separate from
-// the hypervisor so that the convergence logic runs where qemu-img and genisoimage do not
-// (FileStorage on hosts, RecordingStorage in tests and benchmarks). Thread-compatible.
+// Throws StorageError unless `name` is a plain file name (letters, digits, - _ .).
+void check_volume_name(const std::string& name);
+
+// Makes and removes the disks and files of an instance (root disk, cloud-init seed, console log)
+// and the host's volumes, separate from the hypervisor so that the convergence logic runs where
+// qemu-img and genisoimage do not (PoolStorage on hosts: a libvirt directory pool; FileStorage:
+// plain files; RecordingStorage in tests and benchmarks). Thread-compatible.
 class InstanceStorage {
  public:
   virtual ~InstanceStorage() = default;
@@ -45,6 +61,18 @@ class InstanceStorage {
   virtual PreparedInstance prepare(const proto::Instance& instance) = 0;
   // Removes what prepare() made; nothing when there is nothing. Throws StorageError.
   virtual void release(const std::string& instance_id) = 0;
+
+  // A volume placed on this host: created when missing, grown when smaller than asked (never
+  // shrunk: it holds data). Idempotent. Throws StorageError.
+  virtual void ensure_volume(const proto::HostVolume& volume) = 0;
+  // Removes it; nothing when it is not there. Throws StorageError.
+  virtual void remove_volume(const proto::HostVolume& volume) = 0;
+  // Whether the volume exists now (reported to Sparkle). Throws StorageError.
+  virtual bool has_volume(const proto::HostVolume& volume) = 0;
+  // Size and free space of where disks and volumes go; nullopt when unknown.
+  virtual std::optional<StorageCapacity> capacity() { return std::nullopt; }
+  // What hello announces as the storage this host reaches ("local" and the pool's name).
+  virtual std::vector<std::string> backends() const { return {std::string(kLocalPool)}; }
 };
 
 }  // namespace harmony::twilight

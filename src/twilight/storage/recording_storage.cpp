@@ -40,6 +40,26 @@ void RecordingStorage::release(const std::string& instance_id) {
   seeds_.erase(instance_id);
 }
 
+void RecordingStorage::ensure_volume(const proto::HostVolume& volume) {
+  check_volume_name(volume.name);
+  std::lock_guard lock(mutex_);
+  auto& size = volumes_[volume.name];
+  // Recorded only when something changes, as the real backends act only then.
+  if (size >= volume.size_gib) return;
+  size = volume.size_gib;
+  calls_.push_back("ensure_volume " + volume.id);
+}
+
+void RecordingStorage::remove_volume(const proto::HostVolume& volume) {
+  std::lock_guard lock(mutex_);
+  if (volumes_.erase(volume.name) > 0) calls_.push_back("remove_volume " + volume.id);
+}
+
+bool RecordingStorage::has_volume(const proto::HostVolume& volume) {
+  std::lock_guard lock(mutex_);
+  return volumes_.contains(volume.name);
+}
+
 void RecordingStorage::fail_next_prepare(const std::string& instance_id, const std::string& message) {
   std::lock_guard lock(mutex_);
   failures_[instance_id] = message;

@@ -19,10 +19,13 @@ class RecordingStorage : public InstanceStorage {
 
   PreparedInstance prepare(const proto::Instance& instance) override;
   void release(const std::string& instance_id) override;
+  void ensure_volume(const proto::HostVolume& volume) override;
+  void remove_volume(const proto::HostVolume& volume) override;
+  bool has_volume(const proto::HostVolume& volume) override;
 
   // The next prepare() of this instance fails with StorageError(message).
   void fail_next_prepare(const std::string& instance_id, const std::string& message);
-  // "prepare <id>", "release <id>" in order.
+  // "prepare <id>", "release <id>", "ensure_volume <id>", "remove_volume <id>" in order.
   std::vector<std::string> calls() const;
   // The cloud-init documents the seed of an instance would hold (user data included).
   std::optional<SeedDocuments> seed(const std::string& instance_id) const;
@@ -33,6 +36,7 @@ class RecordingStorage : public InstanceStorage {
   std::vector<std::string> calls_;
   std::map<std::string, std::string> failures_;
   std::map<std::string, SeedDocuments> seeds_;
+  std::map<std::string, std::uint64_t> volumes_;  // name -> size_gib
 };
 
 }  // namespace harmony::twilight
