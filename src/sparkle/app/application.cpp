@@ -39,7 +39,7 @@ pg::PoolOptions with_epoch_claim(pg::PoolOptions options, const std::unique_ptr<
 
 std::unique_ptr<Leadership> make_leadership(const SparkleConfig& config, pg::Pool& db) {
   std::string id = config.controller_id.empty() ? "sparkle" : config.controller_id;
-  if (config.controller_mode == "clustered") {
+  if (config.controller_mode == "clustered" || config.controller_mode == "floating") {
     return std::make_unique<ZooKeeperLeadership>(db, std::move(id), config.zookeeper);
   }
   return std::make_unique<SingleLeadership>(db, std::move(id));
@@ -99,9 +99,40 @@ void Application::stop() {
   boost::asio::post(ioc_, [this] { signals_.cancel(); });
 }
 
+void Application::activate() {
+  try {
+    if (!bound_) bind();
+    start_agents();
+  } catch (const std::exception& e) {
+    spdlog::error("cannot serve as the active controller: {}", e.what());
+    deactivate();
+  }
+}
+
+void Application::deactivate() {
+  spdlog::error(
+      "floating controller lost its leadership (ZooKeeper session or quorum): stopping, exit status {}; "
+      "the service manager starts it again as a dormant candidate",
+      kExitLostLeadership);
+  exit_code_ = kExitLostLeadership;
+  notify_stopping();
+  if (bound_) server_.stop();
+  signals_.cancel();
+}
+
 int Application::run() {
   Migrator(db_, embedded_migrations()).require_current();
-  if (auto* clustered = dynamic_cast<ZooKeeperLeadership*>(leadership_.get())) {
+  auto* elected = dynamic_cast<ZooKeeperLeadership*>(leadership_.get());
+  if (elected != nullptr && config_.controller_mode == "floating") {
+    // Dormant until elected: neither the API nor the agent hub is bound, so clients and agents
+    // find only the active controller. Losing the leadership ends the process: a host cut off
+    // from the quorum stops its Sparkle.
+    elected->on_change([this](bool leading, int64_t) {
+      boost::asio::post(ioc_, [this, leading] { leading ? activate() : deactivate(); });
+    });
+    spdlog::info("floating controller: dormant until elected");
+    elected->start();
+  } else if (auto* clustered = elected) {
     // Followers serve reads at once; the agent hub runs only while this controller leads.
     if (!bound_) bind();
     if (config_.zookeeper.advertise_url.empty()) {
@@ -132,7 +163,7 @@ int Application::run() {
   if (auto* clustered = dynamic_cast<ZooKeeperLeadership*>(leadership_.get())) clustered->stop();
   stop_agents();
   spdlog::info("sparkle stopped");
-  return 0;
+  return exit_code_;
 }
 
 }  // namespace harmony::sparkle

@@ -38,6 +38,11 @@ class Application {
   // The hub commands agents: it runs only while this controller leads.
   void start_agents();
   void stop_agents();
+  // Floating mode, on the I/O thread: serve once elected; stop the process once deposed.
+  void activate();
+  void deactivate();
+  // Exit status of a floating controller that lost its leadership (systemd restarts it).
+  static constexpr int kExitLostLeadership = 3;
 
   SparkleConfig config_;
   pg::Pool db_;
@@ -53,6 +58,7 @@ class Application {
   HttpServer server_;
   boost::asio::signal_set signals_{ioc_, SIGTERM, SIGINT};
   bool bound_ = false;
+  int exit_code_ = 0;
   uint16_t port_ = 0;
 };
 

@@ -61,8 +61,8 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.agents.resend_every = std::chrono::seconds(positive(file, "agents.resend_seconds", 30));
   c.controller_id = file.get_string("controller.id", "");
   c.controller_mode = file.get_string("controller.mode", "single");
-  if (c.controller_mode != "single" && c.controller_mode != "clustered") {
-    throw ConfigError("controller.mode must be \"single\" or \"clustered\"");
+  if (c.controller_mode != "single" && c.controller_mode != "clustered" && c.controller_mode != "floating") {
+    throw ConfigError("controller.mode must be \"single\", \"clustered\" or \"floating\"");
   }
   c.zookeeper.advertise_url = file.get_string("controller.advertise_url", "");
   c.zookeeper.hosts = file.get_string("zookeeper.hosts", "");
@@ -72,8 +72,8 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   }
   c.zookeeper.session_timeout =
       std::chrono::milliseconds(positive(file, "zookeeper.session_timeout_ms", 6000));
-  if (c.controller_mode == "clustered" && c.zookeeper.hosts.empty()) {
-    throw ConfigError("controller.mode = \"clustered\" needs zookeeper.hosts");
+  if (c.controller_mode != "single" && c.zookeeper.hosts.empty()) {
+    throw ConfigError("controller.mode = \"" + c.controller_mode + "\" needs zookeeper.hosts");
   }
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");
