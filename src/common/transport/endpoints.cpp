@@ -41,6 +41,11 @@ RouterEndpoint::RouterEndpoint(zmq::context_t& context, const std::string& bind,
   socket_.set(zmq::sockopt::tcp_keepalive_intvl, 2);
   socket_.set(zmq::sockopt::tcp_keepalive_cnt, 3);
   socket_.set(zmq::sockopt::router_mandatory, 1);
+  // When a controller starts, every agent connects at once. With libzmq's listen backlog of 100
+  // the kernel dropped the other SYNs and the agents' TCP retried after 1, 3, 7, 15 and 31 s:
+  // 10,000 agents needed 40 s to get back in, and hosts looked dead meanwhile. The kernel caps
+  // it at net.core.somaxconn (4096 by default).
+  socket_.set(zmq::sockopt::backlog, 4096);
   // A reconnecting agent (new process, same host id) takes over its identity at once.
   socket_.set(zmq::sockopt::router_handover, 1);
   socket_.set(zmq::sockopt::curve_server, 1);

@@ -13,9 +13,10 @@
 #include "common/transport/zap_handler.hpp"
 #include "sparkle/agents/agent_ingest.hpp"
 #include "sparkle/agents/desired_state_builder.hpp"
+#include "sparkle/agents/enrolled_keys.hpp"
 #include "sparkle/agents/heartbeat_buffer.hpp"
-#include "sparkle/agents/host_key_authorizer.hpp"
 #include "sparkle/agents/metrics_ingest.hpp"
+#include "sparkle/agents/staleness_gate.hpp"
 #include "sparkle/luna/host_outage.hpp"
 #include "sparkle/luna/luna_store.hpp"
 
@@ -26,9 +27,6 @@ constexpr const char* kZapDomain = "harmony-agents";
 constexpr auto kCoalesce = std::chrono::milliseconds(50);
 constexpr auto kHousekeeping = std::chrono::seconds(2);
 constexpr auto kHeartbeatFlush = std::chrono::seconds(1);
-// A heartbeat counts when the hub reads it, so while the hub reads its inbox late every host looks
-// late by as much: hosts are only declared stale while the inbox was drained this recently.
-constexpr auto kMaxLagForStaleness = std::chrono::seconds(2);
 // Per round, for reading messages and for sending documents, so that neither starves the other
 // (nor the heartbeat flush) when 10,000 agents connect at once.
 constexpr auto kRoundBudget = std::chrono::milliseconds(100);
@@ -51,6 +49,8 @@ std::string new_incarnation() {
 
 struct AgentHub::State {
   zmq::context_t context;
+  // Before `zap`, whose thread uses it (members are destroyed in reverse order).
+  std::unique_ptr<EnrolledKeys> enrolled_keys;
   std::unique_ptr<transport::ZapHandler> zap;
   std::unique_ptr<transport::RouterEndpoint> router;
   std::unique_ptr<pg::Connection> listener;
@@ -75,9 +75,8 @@ struct AgentHub::State {
   std::unordered_map<std::string, std::string> routes;
   std::chrono::steady_clock::time_point last_resend = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_housekeeping = std::chrono::steady_clock::now();
-  // The last time a read found the inbox empty.
-  std::chrono::steady_clock::time_point drained = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_lag_warning;
+  std::unique_ptr<StalenessGate> staleness;
+  std::chrono::steady_clock::time_point last_gate_warning;
   proto::Bootstrap bootstrap;
 };
 
@@ -96,10 +95,13 @@ std::string AgentHub::start() {
   state_ = std::make_unique<State>();
   auto& s = *state_;
   s.heartbeats = std::make_unique<HeartbeatBuffer>(rewrite_interval_for(options_.stale_after));
-  s.zap = std::make_unique<transport::ZapHandler>(s.context, kZapDomain,
-                                                  [this](const std::string& key, const std::string& address) {
-                                                    return authorize_host_key(db_, key, address);
-                                                  });
+  s.staleness = std::make_unique<StalenessGate>(std::chrono::steady_clock::now(), options_.stale_after);
+  s.enrolled_keys = std::make_unique<EnrolledKeys>(db_, std::chrono::seconds(1));
+  s.zap = std::make_unique<transport::ZapHandler>(
+      s.context, kZapDomain,
+      [keys = s.enrolled_keys.get()](const std::string& key, const std::string& address) {
+        return keys->authorize(key, address);
+      });
   s.router = std::make_unique<transport::RouterEndpoint>(s.context, options_.listen, keys_, kZapDomain);
   auto endpoint = s.router->endpoint();
   s.listener = std::make_unique<pg::Connection>(conninfo_);
@@ -192,7 +194,7 @@ void AgentHub::run() {
       while (std::chrono::steady_clock::now() < read_until) {
         auto inbound = s.router->try_receive();
         if (!inbound) {
-          s.drained = std::chrono::steady_clock::now();
+          s.staleness->inbox_drained(std::chrono::steady_clock::now());
           break;
         }
         ++counters_.received;
@@ -220,6 +222,7 @@ void AgentHub::run() {
         }
         auto [seen, first_contact] = s.connected.try_emplace(host_id);
         seen->second = std::chrono::steady_clock::now();
+        if (first_contact) s.staleness->host_arrived(seen->second);
         auto sequence = s.sequences.observe(host_id, message.envelope.incarnation, message.envelope.seq);
         if (sequence == proto::SeqStatus::duplicate_or_old) continue;
         int64_t epoch = leadership_.current_epoch();
@@ -315,14 +318,13 @@ void AgentHub::run() {
       if (now - s.last_housekeeping >= kHousekeeping) {
         s.last_housekeeping = now;
         int64_t epoch = leadership_.current_epoch();
-        if (auto lag = now - s.drained; lag <= kMaxLagForStaleness) {
+        if (auto closed = s.staleness->closed_because(now); closed.empty()) {
           mark_stale_hosts(db_, epoch, options_.stale_after.count());
           advance_host_outages(db_, epoch, options_.stale_after.count());
-        } else if (now - s.last_lag_warning >= std::chrono::seconds(30)) {
-          // Declaring hosts dead because this controller is slow would fence healthy hosts.
-          s.last_lag_warning = now;
-          spdlog::warn("agent hub is {} ms behind its inbox: no host is declared stale until it catches up",
-                       std::chrono::duration_cast<std::chrono::milliseconds>(lag).count());
+        } else if (now - s.last_gate_warning >= std::chrono::seconds(30)) {
+          // Declaring hosts dead because this controller cannot hear them would fence healthy hosts.
+          s.last_gate_warning = now;
+          spdlog::warn("no host is declared stale for now: {}", closed);
         }
         place_waiting_instances(db_, epoch);
         std::erase_if(s.connected, [&](const auto& entry) {
