@@ -18,6 +18,7 @@
 #include "common/pg/connection.hpp"
 #include "sparkle/placement/engine.hpp"
 #include "sparkle/placement/pg_array.hpp"
+#include "sparkle/placement/plans.hpp"
 
 using namespace harmony;
 using namespace harmony::sparkle::placement;
@@ -235,6 +236,42 @@ double commit_phase(const Options& o, const Cloud& c,
   return static_cast<double>(n) / seconds;
 }
 
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// The operator's read-only views at the cloud's full size: what one request to
+// GET /hosts/{id}/evacuation-plan, /placement/rebalance and /placement/headroom costs, on the
+// engine itself (what the routes do) and, for comparison, on a copy of it.
+void time_plans(Engine& engine, const Cloud& cloud) {
+  const auto& busiest =
+      *std::max_element(cloud.hosts.begin(), cloud.hosts.end(), [&](const auto& a, const auto& b) {
+        return engine.host(a.id)->instances < engine.host(b.id)->instances;
+      });
+  auto t0 = Clock::now();
+  auto evacuation = plan_evacuation_in_place(engine, busiest.id);
+  double evacuation_ms = ms_since(t0);
+  t0 = Clock::now();
+  plan_evacuation(engine, busiest.id);
+  double evacuation_copy_ms = ms_since(t0);
+  t0 = Clock::now();
+  auto rebalance = plan_rebalance_in_place(engine, 10);
+  double rebalance_ms = ms_since(t0);
+  t0 = Clock::now();
+  plan_rebalance(engine, 10);
+  double rebalance_copy_ms = ms_since(t0);
+  t0 = Clock::now();
+  auto headroom = engine.headroom();
+  auto traits = trait_room(engine);
+  double headroom_ms = ms_since(t0);
+  std::cout << "plans: evacuation of a host with " << engine.host(busiest.id)->instances << " instances "
+            << evacuation_ms << " ms (on a copy " << evacuation_copy_ms << " ms; " << evacuation.moves.size()
+            << " moves, " << (evacuation.feasible ? "feasible" : "not feasible")
+            << "); rebalance, 10 moves at most, " << rebalance_ms << " ms (on a copy " << rebalance_copy_ms
+            << " ms; " << rebalance.moves.size() << " moves); headroom " << headroom_ms << " ms ("
+            << headroom.classes.size() << " classes, " << traits.size() << " traits)\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -294,6 +331,8 @@ int main(int argc, char** argv) {
               << " by the reserve); reserve holds: " << (engine.reserve_holds() ? "yes" : "no")
               << ", tolerated host failures " << headroom.tolerated_failures << "; peak RSS " << rss
               << " MiB\n";
+
+    time_plans(engine, cloud);
 
     double committed_per_s = 0;
     if (!o.conninfo.empty()) {

@@ -57,6 +57,7 @@ struct Engine::Resolved {
     int64_t count = 0;
   };
   std::vector<Label> required, forbidden, networks, storage;
+  std::vector<uint32_t> avoid;
   const Group* group = nullptr;
   double required_rarity = 0;
 };
@@ -170,6 +171,7 @@ void Engine::ensure_fresh() {
 // Everything derived from the hosts and the reserve settings, recomputed at once: host changes
 // are rare next to decisions, and one pass keeps the incremental bookkeeping simple.
 void Engine::rebuild() {
+  ++rebuilds_;
   labels_.clear();
   label_counts_.clear();
   trait_rarity_.clear();
@@ -323,6 +325,10 @@ Engine::Resolved Engine::resolve(const Request& r) {
     auto g = groups_.find(*r.group_id);
     if (g != groups_.end()) out.group = &g->second;
   }
+  for (const auto& id : r.avoid_hosts) {
+    auto h = host_index_.find(id);
+    if (h != host_index_.end() && hosts_[h->second].live) out.avoid.push_back(h->second);
+  }
   return out;
 }
 
@@ -391,6 +397,37 @@ bool Engine::host_fits(const Request& request, const std::string& host_id) {
   return (h.spec.capacity - h.used).holds(request.size);
 }
 
+void Engine::set_draining(const std::string& host_id, bool draining) {
+  auto found = host_index_.find(host_id);
+  if (found == host_index_.end()) return;
+  uint32_t index = found->second;
+  auto& h = hosts_[index];
+  if (h.draining == draining) return;
+  ensure_fresh();
+  if (draining) {
+    if (draining_hosts_++ == 0) {
+      classes_before_draining_ = reserve_.class_count();
+      rebuilds_before_draining_ = rebuilds_;
+    }
+    if (schedulable(h)) {
+      --schedulable_hosts_;
+      reserve_.set_host_free(index, Resources{});
+    }
+    h.draining = true;
+    return;
+  }
+  h.draining = false;
+  --draining_hosts_;
+  // Restart classes made while the host drained (new ones, or all of them by a rebuild) lack it
+  // for good: rebuild them all.
+  if (reserve_.class_count() != classes_before_draining_ || rebuilds_ != rebuilds_before_draining_)
+    stale_ = true;
+  if (schedulable(h)) {
+    ++schedulable_hosts_;
+    if (!stale_) reserve_.set_host_free(index, h.spec.capacity - h.used);
+  }
+}
+
 Decision Engine::decide(const Request& request) {
   return run(request, false);
 }
@@ -412,7 +449,7 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
 
   std::vector<int64_t> required_out(rv.required.size()), forbidden_out(rv.forbidden.size()),
       network_out(rv.networks.size()), storage_out(rv.storage.size());
-  int64_t disabled = 0, maintenance = 0, stale = 0, group_out = 0, capacity_out = 0;
+  int64_t disabled = 0, maintenance = 0, stale = 0, group_out = 0, capacity_out = 0, avoided = 0;
   int64_t short_vcpus = 0, short_ram = 0, short_disk = 0, reached_capacity = 0;
   const Group* group = rv.group;
   bool group_hard = group != nullptr && group->spec.strength == GroupStrength::hard;
@@ -446,11 +483,15 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
         return;
       }
     }
+    if (!rv.avoid.empty() && std::find(rv.avoid.begin(), rv.avoid.end(), i) != rv.avoid.end()) {
+      avoided++;
+      return;
+    }
     if (!h.spec.enabled) {
       disabled++;
       return;
     }
-    if (h.spec.maintenance) {
+    if (h.spec.maintenance || h.draining) {
       maintenance++;
       return;
     }
@@ -621,6 +662,11 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
       s->labels = {{"storage", rv.storage[t].name}};
       s->counts = {{"hosts_reaching", rv.storage[t].count}};
     }
+  }
+  if (auto* s =
+          step("avoided", "", avoided,
+               plural(avoided, "host", "hosts") + " ruled out by the caller (tried already)", "avoided")) {
+    s->counts = {{"hosts_avoided", static_cast<int64_t>(rv.avoid.size())}};
   }
   if (int64_t n = disabled + maintenance + stale; n > 0) {
     std::string why;

@@ -70,10 +70,18 @@ class Engine {
   // checks in tests and for evacuation plans.
   bool host_fits(const Request& request, const std::string& host_id);
 
+  // Takes a host out of scheduling while a plan works on the engine itself (an evacuation
+  // plan: as if the host went into maintenance), and puts it back, without the full rebuild a
+  // maintenance change of the host's spec costs: no filter admits a draining host and it offers
+  // the reserve no room. Its restart classes still count it, so for the time of the plan the
+  // classes' order may differ from a rebuild's; the check stays a sufficient condition.
+  void set_draining(const std::string& host_id, bool draining);
+
  private:
   struct Host {
     HostSpec spec;
     bool live = true;
+    bool draining = false;  // set_draining()
     Resources used;
     int64_t instances = 0;
     double rarity = 0;  // sum of the rarity of its traits
@@ -91,7 +99,7 @@ class Engine {
   struct Resolved;
 
   bool schedulable(const Host& h) const {
-    return h.live && h.spec.enabled && !h.spec.maintenance && h.spec.heartbeat_fresh;
+    return h.live && h.spec.enabled && !h.spec.maintenance && h.spec.heartbeat_fresh && !h.draining;
   }
   const HostBitmap& label(char kind, const std::string& name);
   void rebuild();
@@ -119,6 +127,10 @@ class Engine {
   ReserveTracker reserve_;
   Resources slot_;
   bool stale_ = true;
+  int64_t draining_hosts_ = 0;
+  size_t classes_before_draining_ = 0;
+  int64_t rebuilds_ = 0;
+  int64_t rebuilds_before_draining_ = 0;
   std::vector<std::pair<double, uint32_t>> scratch_;
 };
 

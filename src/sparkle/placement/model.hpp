@@ -76,6 +76,8 @@ struct Request {
   std::vector<std::string> networks;
   std::vector<std::string> storage;
   std::optional<std::string> group_id;
+  // Hosts this request must not land on (a plan that already tried them); usually empty.
+  std::vector<std::string> avoid_hosts;
 };
 
 struct Weights {

@@ -106,7 +106,7 @@ Response evacuation_plan(ApiContext& ctx, Request& request) {
   auto conn = ctx.db.acquire();
   if (conn->query("SELECT 1 FROM hosts WHERE id = $1", id).empty()) throw not_found("host");
   auto plan = engine_placement().with_engine(
-      *conn, [&](placement::Engine& e) { return placement::plan_evacuation(e, id); });
+      *conn, [&](placement::Engine& e) { return placement::plan_evacuation_in_place(e, id); });
   json stuck = json::array();
   for (const auto& s : plan.stuck)
     stuck.push_back({{"instance_id", s.instance_id}, {"explanation", s.explanation}});
@@ -128,7 +128,7 @@ Response rebalance(ApiContext& ctx, Request& request) {
   }
   auto conn = ctx.db.acquire();
   auto plan = engine_placement().with_engine(
-      *conn, [&](placement::Engine& e) { return placement::plan_rebalance(e, max_moves); });
+      *conn, [&](placement::Engine& e) { return placement::plan_rebalance_in_place(e, max_moves); });
   return Response::json(200, {{"score_before", plan.score_before},
                               {"score_after", plan.score_after},
                               {"moves", moves_json(plan.moves)}});

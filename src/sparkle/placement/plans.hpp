@@ -5,7 +5,9 @@
 
 #include "sparkle/placement/engine.hpp"
 
-// Read-only plans computed on a copy of the engine: nothing is allocated for real.
+// Plans: evacuation, rebalance, relocation of a failed host's instances. The *_in_place
+// versions work on the engine itself and leave it as it was (no copy of the cloud per request:
+// their cost grows with the instances they move, not with the cloud); the others take a copy.
 namespace harmony::sparkle::placement {
 
 struct Move {
@@ -27,6 +29,18 @@ struct EvacuationPlan {
   std::vector<Stuck> stuck;
 };
 EvacuationPlan plan_evacuation(Engine engine, const std::string& host_id);
+EvacuationPlan plan_evacuation_in_place(Engine& engine, const std::string& host_id);
+
+// Places allocated instances again (those of a failed or draining host), with every filter and
+// the reserve: the members of a hard affinity group among them move as one, onto one host that
+// takes them all, or stay together where they are with the reason; the others largest first.
+// The engine keeps the new allocations; undo(engine, moves) puts them back.
+struct Relocation {
+  std::vector<Move> moves;
+  std::vector<Stuck> stuck;
+};
+Relocation relocate(Engine& engine, const std::vector<std::string>& instance_ids);
+void undo(Engine& engine, const std::vector<Move>& moves);
 
 // Moves that reduce the spread of allocation across schedulable hosts, the way Ganeti's hbal
 // proposes them: the score is the standard deviation of each host's allocated share (the
@@ -38,6 +52,7 @@ struct RebalancePlan {
   std::vector<Move> moves;
 };
 RebalancePlan plan_rebalance(Engine engine, int max_moves);
+RebalancePlan plan_rebalance_in_place(Engine& engine, int max_moves);
 
 double allocation_spread(Engine& engine);
 

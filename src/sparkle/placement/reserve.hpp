@@ -49,6 +49,7 @@ class ReserveTracker {
   int add_class(const std::string& key, const HostBitmap& hosts);
   int find_class(const std::string& key) const;
   int64_t class_hosts(int cls) const { return classes_[cls].host_count; }
+  size_t class_count() const { return classes_.size(); }
 
   void set_host_free(uint32_t host, const Resources& free);
   void add_load(int cls, uint32_t host, int64_t weight);  // negative to release
