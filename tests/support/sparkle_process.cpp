@@ -46,6 +46,9 @@ SparkleProcess::SparkleProcess(const std::string& conninfo, SparkleOptions optio
     : dir_(make_temp_dir()), admin_password_("pw-" + crypto::random_hex(12)) {
   remember_secret(admin_password_);
   config_path_ = dir_ / "sparkle.conf";
+  agent_key_file_ = options.agent_server_key_file.empty()
+                        ? dir_ / "agent-server.key"
+                        : std::filesystem::path(options.agent_server_key_file);
   const char* log_dir = std::getenv("HARMONY_TEST_LOG_DIR");
   log_path_ = log_dir ? std::filesystem::path(log_dir) / ("sparkle-" + dir_.filename().string() + ".log")
                       : dir_ / "sparkle.log";
@@ -54,9 +57,9 @@ SparkleProcess::SparkleProcess(const std::string& conninfo, SparkleOptions optio
     config << "[server]\nlisten = \"127.0.0.1:0\"\nport_file = " << toml_string((dir_ / "port").string())
            << "\nthreads = 8\n\n[database]\nconninfo = " << toml_string(conninfo)
            << "\npool_size = 16\n\n[images]\nstore_dir = " << toml_string((dir_ / "images").string())
-           << "\n\n[agents]\nlisten = \"tcp://127.0.0.1:0\"\nport_file = "
-           << toml_string((dir_ / "agent-port").string())
-           << "\nserver_key_file = " << toml_string((dir_ / "agent-server.key").string()) << "\n"
+           << "\n\n[agents]\nlisten = " << toml_string(options.agent_listen)
+           << "\nport_file = " << toml_string((dir_ / "agent-port").string())
+           << "\nserver_key_file = " << toml_string(agent_key_file_.string()) << "\n"
            << options.agents_config
            << "\n[log]\nlevel = \"debug\"\nfile = " << toml_string(log_path_.string()) << "\n\n"
            << options.extra_config << "\n";
@@ -114,7 +117,7 @@ std::string SparkleProcess::agent_endpoint() const {
 }
 
 std::string SparkleProcess::agent_server_public_key() const {
-  return transport::load_keypair(dir_ / "agent-server.key").public_key;
+  return transport::load_keypair(agent_key_file_).public_key;
 }
 
 int SparkleProcess::run_command(const std::string& args, const std::string& stdin_text) const {

@@ -15,6 +15,11 @@ struct SparkleOptions {
   std::string agents_config;
   bool migrate = true;
   bool create_admin = true;
+  // Where the agent hub listens; port 0: a free port (written to the port file).
+  std::string agent_listen = "tcp://127.0.0.1:0";
+  // The agent CURVE key pair; empty: one of its own in its directory. Controllers of one cluster
+  // share one, so that agents trust whichever leads.
+  std::string agent_server_key_file;
 };
 
 // A real `sparkle` process on a free port, with its own config, image store and log file (in
@@ -33,7 +38,7 @@ class SparkleProcess {
   const std::filesystem::path& log_path() const { return log_path_; }
   static constexpr const char* kAdminUser = "admin";
   const std::string& admin_password() const { return admin_password_; }
-  // Where agents connect (ZeroMQ, CURVE) and the key they must trust.
+  // Where agents connect (ZeroMQ, CURVE) and the key they must trust (once the hub has run).
   std::string agent_endpoint() const;
   std::string agent_server_public_key() const;
 
@@ -50,6 +55,7 @@ class SparkleProcess {
   std::filesystem::path dir_;
   std::filesystem::path config_path_;
   std::filesystem::path log_path_;
+  std::filesystem::path agent_key_file_;
   std::string admin_password_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;

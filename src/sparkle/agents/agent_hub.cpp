@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <unordered_map>
@@ -106,7 +107,13 @@ std::string AgentHub::start() {
   auto endpoint = s.router->endpoint();
   s.listener = std::make_unique<pg::Connection>(conninfo_);
   s.listener->listen("desired_state");
+  // This controller first: agents that just heard from it need not look further.
   s.bootstrap.controller_endpoints = {options_.advertise.empty() ? endpoint : options_.advertise};
+  for (const auto& other : options_.controller_endpoints) {
+    if (std::find(s.bootstrap.controller_endpoints.begin(), s.bootstrap.controller_endpoints.end(), other) ==
+        s.bootstrap.controller_endpoints.end())
+      s.bootstrap.controller_endpoints.push_back(other);
+  }
   s.bootstrap.server_public_key = keys_.public_key;
   s.bootstrap.cluster_id = options_.cluster_id;
   if (!options_.port_file.empty()) {

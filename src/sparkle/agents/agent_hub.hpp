@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/pg/pool.hpp"
 #include "common/proto/desired_state.hpp"
@@ -22,6 +23,9 @@ struct AgentHubOptions {
   std::string port_file;        // where to write the bound port (listen with port 0)
   std::string server_key_file;  // CURVE server keys; created on first start
   std::string advertise;        // endpoint agents are told to use; default: the bound endpoint
+  // Every controller's agent endpoint (clustered mode), told to agents in the bootstrap so that
+  // they find the leader when this controller stops answering.
+  std::vector<std::string> controller_endpoints;
   std::string cluster_id = "harmony";
   // Sparkle's HTTP base URL as agents reach it (image files, console output); sent to each host
   // with its credential. Empty: derived from the HTTP listen address once bound.

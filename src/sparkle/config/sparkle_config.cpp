@@ -27,6 +27,26 @@ int64_t positive(const ConfigFile& file, std::string_view key, int64_t fallback)
   return value;
 }
 
+// "tcp://a:5555, tcp://b:5555" -> each endpoint; a ZeroMQ endpoint has no comma or space.
+std::vector<std::string> endpoint_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    auto item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) {
+      if (!item.starts_with("tcp://"))
+        throw ConfigError("agents.controller_endpoints: \"" + item + "\" is not a tcp:// endpoint");
+      out.push_back(item);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 SparkleConfig SparkleConfig::from(const ConfigFile& file) {
@@ -55,6 +75,7 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.agents.port_file = file.get_string("agents.port_file", "");
   c.agents.server_key_file = file.get_string("agents.server_key_file", "/var/lib/sparkle/agent-server.key");
   c.agents.advertise = file.get_string("agents.advertise", "");
+  c.agents.controller_endpoints = endpoint_list(file.get_string("agents.controller_endpoints", ""));
   c.agents.cluster_id = file.get_string("agents.cluster_id", "harmony");
   c.agents.api_url = file.get_string("agents.api_url", "");
   c.agents.stale_after = std::chrono::seconds(positive(file, "agents.stale_after_seconds", 10));

@@ -21,10 +21,17 @@ using namespace std::chrono_literals;
 
 // How long the socket thread waits for a message before looking at its other duties.
 constexpr auto kPollInterval = 20ms;
-// While the controller has said nothing on a socket, a new one is made after this long, doubling
-// up to the maximum (see Agent::reconnect).
+// While no leader has served a link, the next controller is tried after this long, doubling up
+// to the maximum (see Agent::watch_link).
 constexpr auto kFirstReconnect = 1s;
 constexpr auto kMaxReconnect = 10s;
+// A served link whose controller went away (its connection dropped and libzmq could not make it
+// again) is left after this long: a controller restarting in place is back by then.
+constexpr auto kLostGrace = 2s;
+// A leader sends every agent its whole desired state every 30 s (agents.resend_seconds): silence
+// well past that is asked about once, then the link is left.
+constexpr auto kSilenceProbe = 45s;
+constexpr auto kSilenceLimit = 60s;
 
 std::string host_name() {
   char name[256] = {};
@@ -67,6 +74,15 @@ std::optional<std::string> confirmed_id(const AgentFiles::HostIdentity& identity
   return identity.id;
 }
 
+std::vector<std::string> bootstrap_endpoints(const AgentFiles& files) {
+  try {
+    if (auto bootstrap = files.load_bootstrap()) return bootstrap->controller_endpoints;
+  } catch (const std::exception&) {
+    // Unreadable: the configured endpoint alone, as before any bootstrap arrived.
+  }
+  return {};
+}
+
 std::string server_key(const AgentConfig& config, const AgentFiles& files) {
   auto key = configured_server_key(config);
   if (!key.empty()) return key;
@@ -96,6 +112,10 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
       outbox_(confirmed_id(identity_), random_uuid(), epochs_),
       session_(confirmed_id(identity_), epochs_, files_.load_applied_revision()),
       load_sampler_(config_.hardware_root),
+      endpoints_(config_.controller, bootstrap_endpoints(files_)),
+      link_since_(Clock::now()),
+      last_heard_(link_since_),
+      reconnect_delay_(kFirstReconnect),
       converger_(hypervisor_, storage_,
                  ConvergerOptions{config_.state_dir, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          config_.shutdown_timeout)}),
@@ -111,11 +131,11 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
   metrics_ = std::make_unique<MetricsReporter>(hypervisor_, metrics_sink_.get(), config_.hardware_root,
                                                config_.metrics_interval,
                                                [this](proto::MetricsBatch batch) { emit(std::move(batch)); });
-  link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
-  log_->info("twilight {} host {}{} incarnation {} key {} controller {} (server key {}) epoch {}", kVersion,
-             identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",
-             outbox_.incarnation(), transport::key_fingerprint(keys_.public_key), config_.controller,
-             transport::key_fingerprint(server_key_), epochs_.current());
+  link_ = std::make_unique<ControllerLink>(context_, endpoints_.current(), server_key_, keys_, identity_.id);
+  log_->info("twilight {} host {}{} incarnation {} key {} controller {} ({} known) (server key {}) epoch {}",
+             kVersion, identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",
+             outbox_.incarnation(), transport::key_fingerprint(keys_.public_key), endpoints_.current(),
+             endpoints_.size(), transport::key_fingerprint(server_key_), epochs_.current());
 }
 
 Agent::~Agent() {
@@ -143,8 +163,7 @@ int Agent::run() {
 
   auto next_heartbeat = Clock::now();
   auto next_recheck = Clock::now() + config_.recheck_interval;
-  std::chrono::milliseconds reconnect_delay = kFirstReconnect;
-  auto next_reconnect = Clock::now() + reconnect_delay;
+  link_since_ = last_heard_ = Clock::now();
   while (!stopping_.load()) {
     try {
       if (auto bytes = link_->receive(kPollInterval)) handle(*bytes);
@@ -157,11 +176,7 @@ int Agent::run() {
       send_heartbeat();
       next_heartbeat = now + config_.heartbeat_interval;
     }
-    if (!heard_from_controller_ && now >= next_reconnect && !link_->admitted()) {
-      reconnect();
-      reconnect_delay = std::min<std::chrono::milliseconds>(reconnect_delay * 2, kMaxReconnect);
-      next_reconnect = now + reconnect_delay;
-    }
+    watch_link(now);
     if (now >= next_recheck) {
       // Lifecycle events can be missed (libvirtd restarting, a dropped connection): look anyway,
       // and try again what failed, as Sparkle resends no revision it already sent.
@@ -188,27 +203,83 @@ int Agent::run() {
   return 0;
 }
 
-void Agent::reconnect() {
-  // libzmq never retries a CURVE handshake that the controller's ZAP handler refused: an agent
-  // started before its key was accepted would wait forever on the old socket. Whatever was
-  // queued there is lost with it, so the start-up sequence is repeated on the new one. A
-  // controller that is merely unreachable gets a new socket too, which costs nothing.
-  const int refusals = link_->refusals();
-  if (refusals > 0) {
-    log_->warn("the controller at {} refused key {} (accept the pending host): connecting again",
-               config_.controller, transport::key_fingerprint(keys_.public_key));
-  } else {
-    log_->info("no answer from the controller at {} yet: connecting again", config_.controller);
+// Only the leader serves agents. A link is left for the next known controller when:
+//  - no leader served it a desired state within the reconnect delay, and waiting longer is
+//    pointless (no handshake went through: nobody listens there, or the key was refused, which
+//    libzmq never retries on the same socket; or the controller sent commands of a deposed
+//    epoch), or within the maximum delay when there are other controllers to try;
+//  - once served, its connection dropped and did not come back within a grace period (the
+//    leader died or stepped down and closed its socket);
+//  - once served, the controller stayed silent far longer than its periodic resend (frozen, or
+//    cut off), even after being asked for the desired state again.
+void Agent::watch_link(Clock::time_point now) {
+  const auto age = now - link_since_;
+  if (!served_) {
+    const bool pointless = !link_->admitted() || refused_as_deposed_;
+    const bool others = endpoints_.size() > 1;
+    if (age >= reconnect_delay_ && (pointless || (others && age >= kMaxReconnect))) {
+      const int refusals = link_->refusals();
+      switch_controller(refusals > 0 ? "it refused key " + transport::key_fingerprint(keys_.public_key) +
+                                           " (accept the pending host)"
+                        : refused_as_deposed_ ? "it does not lead any more"
+                                              : "no desired state from it",
+                        now);
+      reconnect_delay_ = std::min<std::chrono::milliseconds>(reconnect_delay_ * 2, kMaxReconnect);
+    }
+    return;
   }
+  if (!link_->connected()) {
+    if (!lost_since_) lost_since_ = now;
+    if (now - *lost_since_ >= kLostGrace) switch_controller("its connection is lost", now);
+    return;
+  }
+  lost_since_.reset();
+  const auto silent = now - last_heard_;
+  if (silent >= kSilenceLimit) {
+    switch_controller("it has been silent too long", now);
+  } else if (silent >= kSilenceProbe && !probed_) {
+    probed_ = true;
+    send(proto::ResyncRequest{proto::ResyncReason::seq_gap});
+  }
+}
+
+void Agent::switch_controller(const std::string& why, Clock::time_point now) {
+  const std::string from = endpoints_.current();
+  const std::string& to = endpoints_.next();
+  if (to == from) {
+    log_->info("controller {}: {}; connecting again", from, why);
+  } else {
+    log_->warn("controller {}: {}; trying {}", from, why, to);
+  }
+  // Whatever was queued on the old socket is lost with it: the start-up sequence is repeated on
+  // the new one, and the controller found there sends the whole desired state.
   link_.reset();
-  link_ = std::make_unique<ControllerLink>(context_, config_.controller, server_key_, keys_, identity_.id);
+  link_ = std::make_unique<ControllerLink>(context_, to, server_key_, keys_, identity_.id);
+  link_since_ = last_heard_ = now;
+  served_ = refused_as_deposed_ = probed_ = false;
+  lost_since_.reset();
   push_work(Work::hello(true));
   push_work(Work::report(false));
 }
 
 void Agent::handle(const std::string& bytes) {
-  heard_from_controller_ = true;
+  const auto before = session_.counters();
   auto reaction = session_.receive(bytes);
+  const auto& after = session_.counters();
+  if (after.stale_epoch > before.stale_epoch) {
+    refused_as_deposed_ = true;
+  } else if (after.malformed == before.malformed && after.unexpected == before.unexpected) {
+    last_heard_ = Clock::now();
+    probed_ = false;
+    if (reaction.converge || after.replayed > before.replayed) {
+      if (!served_) log_->info("served by the controller at {}", endpoints_.current());
+      served_ = true;
+      reconnect_delay_ = kFirstReconnect;
+    }
+  }
+  if (reaction.converge && !reaction.converge->bootstrap.controller_endpoints.empty()) {
+    endpoints_.learn(reaction.converge->bootstrap.controller_endpoints);
+  }
   if (reaction.host_id_learned) {
     outbox_.set_host_id(*reaction.host_id_learned);
     identity_ = {*reaction.host_id_learned, true};

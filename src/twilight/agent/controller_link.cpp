@@ -7,10 +7,15 @@ namespace harmony::twilight {
 class ControllerLink::HandshakeWatch : public zmq::monitor_t {
  public:
   bool admitted = false;
+  bool connected = false;
   int refusals = 0;
 
-  void on_event_handshake_succeeded(const zmq_event_t&, const char*) override { admitted = true; }
+  void on_event_handshake_succeeded(const zmq_event_t&, const char*) override {
+    admitted = true;
+    connected = true;
+  }
   void on_event_handshake_failed_auth(const zmq_event_t&, const char*) override { ++refusals; }
+  void on_event_disconnected(const zmq_event_t&, const char*) override { connected = false; }
 };
 
 namespace {
@@ -28,7 +33,7 @@ ControllerLink::ControllerLink(zmq::context_t& context, const std::string& conne
     : endpoint_(context, connect, server_public_key, client_keys, identity),
       watch_(std::make_unique<HandshakeWatch>()) {
   watch_->init(endpoint_.socket(), monitor_address(),
-               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED);
 }
 
 ControllerLink::~ControllerLink() {
@@ -43,6 +48,11 @@ void ControllerLink::poll_events() {
 bool ControllerLink::admitted() {
   poll_events();
   return watch_->admitted;
+}
+
+bool ControllerLink::connected() {
+  poll_events();
+  return watch_->connected;
 }
 
 int ControllerLink::refusals() {

@@ -32,6 +32,9 @@ class ControllerLink {
   bool admitted();
   // Handshakes the controller refused on this socket so far.
   int refusals();
+  // A handshake succeeded and the connection has not dropped since (libzmq reconnects by itself;
+  // a controller that died stays disconnected).
+  bool connected();
 
  private:
   class HandshakeWatch;

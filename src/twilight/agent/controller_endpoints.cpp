@@ -1,0 +1,35 @@
+#include "twilight/agent/controller_endpoints.hpp"
+
+#include <algorithm>
+
+namespace harmony::twilight {
+
+ControllerEndpoints::ControllerEndpoints(std::string configured, const std::vector<std::string>& bootstrap)
+    : configured_(std::move(configured)) {
+  add(configured_);
+  for (const auto& endpoint : bootstrap) add(endpoint);
+}
+
+void ControllerEndpoints::add(const std::string& endpoint) {
+  if (endpoint.empty() || std::find(endpoints_.begin(), endpoints_.end(), endpoint) != endpoints_.end())
+    return;
+  endpoints_.push_back(endpoint);
+}
+
+const std::string& ControllerEndpoints::next() {
+  current_ = (current_ + 1) % endpoints_.size();
+  return current();
+}
+
+void ControllerEndpoints::learn(const std::vector<std::string>& bootstrap) {
+  // Rebuilt rather than appended: a controller removed from the cluster is forgotten. The
+  // configured endpoint always stays, as the way back when every other one is gone.
+  const std::string keep = current();
+  endpoints_.clear();
+  add(configured_);
+  for (const auto& endpoint : bootstrap) add(endpoint);
+  add(keep);
+  current_ = static_cast<size_t>(std::find(endpoints_.begin(), endpoints_.end(), keep) - endpoints_.begin());
+}
+
+}  // namespace harmony::twilight
