@@ -25,6 +25,18 @@ std::vector<std::string> children_of(zhandle_t* zh, const std::string& path, int
   return out;
 }
 
+// Whether the database's epoch is no longer `epoch`. A database that does not answer changes
+// nothing here: the leader's writes fail on their own then.
+bool stored_epoch_moved(pg::Pool& db, int64_t epoch) {
+  try {
+    auto conn = db.acquire();
+    auto result = conn->exec("SELECT epoch FROM controller_epoch");
+    return !result.empty() && result.int64(0, 0) != epoch;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 std::string node_data(zhandle_t* zh, const std::string& path) {
   std::string buffer(4096, '\0');
   int length = static_cast<int>(buffer.size());
@@ -264,7 +276,18 @@ void ZooKeeperLeadership::elect_once() {
     return;
   }
   if (mine == children.begin()) {
+    if (epoch_ != 0 && stored_epoch_moved(db_, epoch_)) {
+      // A candidate that lost its session between its listing and its epoch transaction (a
+      // process frozen there, say) advanced the stored epoch after ours: the database now
+      // refuses every write of ours. Take a new epoch rather than lead without being able to write.
+      step_down("the stored epoch moved past ours while ZooKeeper still names us leader");
+    }
     if (epoch_ == 0) {
+      {
+        // An epoch advanced by a candidate that is no longer connected fences the real leader.
+        std::lock_guard lock(mutex_);
+        if (!connected_ || expired_) return;
+      }
       int64_t epoch = db_.transact([&](pg::Connection& conn) { return advance_epoch(conn, leader_id_); });
       std::function<void(bool, int64_t)> callback;
       {
