@@ -138,11 +138,11 @@ TEST_F(LunaController, AHostThatStopsHeartbeatingIsFencedThroughLuna) {
   LunaProcess luna(dir_.path() / "luna.conf");
   ASSERT_TRUE(
       eventually([&] { return read_file(log_).find("1 hosts, 1 boot profiles") != std::string::npos; }));
-  // Its agent went silent long ago: suspect, then fenced through Luna (the first level fails).
+  // Its agent went silent long ago: suspect, then fenced through Luna (the first level fails),
+  // then recovered (it ran nothing) and down.
   db().query("UPDATE hosts SET last_heartbeat_at = now() - interval '1 hour' WHERE id = $1", host_id);
   ASSERT_TRUE(eventually(
-      [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "fenced"; },
-      15s))
+      [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "down"; }, 15s))
       << read_file(log_);
   EXPECT_EQ(read_file(dir_.path() / "dummy-status"), "off");
   // Every step is in the event stream (the hosts trigger records state changes).
@@ -150,7 +150,7 @@ TEST_F(LunaController, AHostThatStopsHeartbeatingIsFencedThroughLuna) {
       "SELECT string_agg(detail->>'state', ' ' ORDER BY id) FROM events WHERE resource_id = $1 AND kind = "
       "'state_changed'",
       host_id);
-  EXPECT_EQ(events.text(0, 0), "stale suspect fencing fenced");
+  EXPECT_EQ(events.text(0, 0), "stale suspect fencing fenced recovering down");
   EXPECT_EQ(luna.stop(), 0);
 }
 
@@ -257,7 +257,10 @@ TEST_F(LunaController, TheApiStoresFenceCredentialsWithoutEverReturningThem) {
   auto confirmed = admin.post(confirm, nlohmann::json::object());
   ASSERT_EQ(confirmed.status, 200) << confirmed.body;
   EXPECT_EQ(confirmed.json()["state"], "fenced");
-  EXPECT_EQ(db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0), "fenced");
+  // Then recovered (nothing ran there) and down.
+  EXPECT_TRUE(eventually(
+      [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "down"; },
+      15s));
   EXPECT_FALSE(db().query("SELECT 1 FROM audit_events WHERE target_id = $1", host_id).empty());
   EXPECT_EQ(read_file(sparkle_->log_path()).find(kPassword), std::string::npos);
 }

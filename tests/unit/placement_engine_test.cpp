@@ -332,6 +332,43 @@ TEST(PlacementReserve, KeepsRoomForOneFailedHost) {
   EXPECT_GE(headroom.tolerated_failures, 1);
 }
 
+// Restarting a failed host's instances is what the reserve is for: the restart may use it up,
+// while every other filter still applies.
+TEST(PlacementReserve, AFailoverRestartUsesTheReserve) {
+  Config c;
+  c.reserve_hosts = 1;
+  Engine engine(c);
+  for (auto id : {"a", "b", "c"}) engine.upsert_host(host(id, 4, 4096));
+  for (int i = 0; engine.place(request("i" + std::to_string(i), 1, 1024)).host_id; ++i) {
+  }
+  auto restart = request("x", 1, 1024);
+  ASSERT_FALSE(engine.decide(restart).host_id) << "an ordinary placement keeps the reserve";
+  restart.failover = true;
+  auto d = engine.place(restart);
+  EXPECT_TRUE(d.host_id) << d.explanation.text();
+  // Every other filter still applies: capacity...
+  for (int i = 0; i < 12; ++i) {
+    auto more = request("y" + std::to_string(i), 1, 1024);
+    more.failover = true;
+    engine.place(more);
+  }
+  EXPECT_EQ(engine.allocations().size(), 12u) << "3 hosts of 4 instances each, no more";
+  // ... and hard anti-affinity: with a host unschedulable, the third member has nowhere to go.
+  Engine spread(c);
+  for (auto id : {"a", "b", "c"}) spread.upsert_host(host(id, 4, 4096));
+  spread.upsert_group(GroupSpec{.id = "g", .name = "web"});
+  auto failed = *spread.host("a")->spec;
+  failed.heartbeat_fresh = false;
+  spread.upsert_host(failed);
+  for (auto id : {"w1", "w2", "w3"}) {
+    auto member = request(id, 1, 512);
+    member.group_id = "g";
+    member.failover = true;
+    auto placed = spread.place(member);
+    EXPECT_EQ(placed.host_id.has_value(), std::string(id) != "w3") << id << ": " << placed.explanation.text();
+  }
+}
+
 TEST(PlacementReserve, PercentOfHosts) {
   Config c;
   c.reserve_percent = 25;

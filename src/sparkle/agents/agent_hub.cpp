@@ -19,6 +19,7 @@
 #include "sparkle/agents/metrics_ingest.hpp"
 #include "sparkle/agents/staleness_gate.hpp"
 #include "sparkle/luna/host_outage.hpp"
+#include "sparkle/luna/host_recovery.hpp"
 #include "sparkle/luna/luna_store.hpp"
 
 namespace harmony::sparkle {
@@ -253,7 +254,8 @@ void AgentHub::run() {
               } else if constexpr (std::is_same_v<T, proto::ResyncRequest>) {
                 resync = true;
               } else if constexpr (std::is_same_v<T, proto::FenceResult>) {
-                ingest_fence_result(db_, epoch, host_id, body);
+                // A host just fenced: its instances are restarted without waiting for the round.
+                if (ingest_fence_result(db_, epoch, host_id, body)) s.last_housekeeping = {};
               } else if constexpr (std::is_same_v<T, proto::ErrorMessage>) {
                 spdlog::warn("host {} refused message {}: {} ({})", host_id, body.in_reply_to_seq.value_or(0),
                              body.code, body.message);
@@ -333,6 +335,8 @@ void AgentHub::run() {
           s.last_gate_warning = now;
           spdlog::warn("no host is declared stale for now: {}", closed);
         }
+        // Only fenced hosts (proven off) are emptied: a slow hub cannot make this unsafe.
+        recover_fenced_hosts(db_, epoch, options_.stale_after.count());
         place_waiting_instances(db_, epoch);
         std::erase_if(s.connected, [&](const auto& entry) {
           if (now - entry.second <= options_.stale_after * 3) return false;

@@ -44,6 +44,22 @@ int64_t advance_host_outages(pg::Pool& db, int64_t epoch, int64_t stale_after_se
         stale_after_seconds);
     changed += back.rows();
 
+    // A down host heard again was repaired or powered on: its instances were moved away (its
+    // desired state no longer has them) or could not be, and then run there again.
+    auto returned = conn.query(
+        "UPDATE hosts SET state = 'online', status = status - 'outage_alert', updated_at = now()"
+        " WHERE state = 'down' AND deleted_at IS NULL AND last_heartbeat_at >= now() - make_interval(secs "
+        "=> $1)"
+        " RETURNING id",
+        stale_after_seconds);
+    for (int r = 0; r < returned.rows(); ++r) {
+      conn.query(
+          "UPDATE instances SET status = status - 'recovery' WHERE host_id = $1 AND status ? 'recovery'",
+          returned.text(r, 0));
+      spdlog::info("host {} is back after an outage", returned.text(r, 0));
+    }
+    changed += returned.rows();
+
     auto suspects = conn.query(
         "UPDATE hosts SET state = 'suspect', updated_at = now() WHERE state = 'stale' AND deleted_at IS NULL"
         " RETURNING id");

@@ -566,9 +566,10 @@ Decision Engine::run(const Request& request, bool allocate_on_success) {
   if (!scratch_.empty()) {
     int cls = restart_class(request);
     int64_t weight = reserve_.weight(request.size);
-    bool far = reserve_.failures() <= 0 || reserve_.margin() >= 2 * weight + 2;
+    // A restart after a host failure is what the reserve was kept for: it may use it up.
+    bool far = request.failover || reserve_.failures() <= 0 || reserve_.margin() >= 2 * weight + 2;
     auto admitted = [&](uint32_t i) {
-      if (group_hard && !group_reserve_holds(*group, i)) {
+      if (group_hard && !request.failover && !group_reserve_holds(*group, i)) {
         group_reserve_out++;
         return false;
       }

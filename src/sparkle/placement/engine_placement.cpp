@@ -48,7 +48,8 @@ placement::Request to_request(const PlacementRequest& p) {
                             .required_traits = p.required_traits,
                             .forbidden_traits = p.forbidden_traits,
                             .networks = p.networks,
-                            .group_id = p.affinity_group_id};
+                            .group_id = p.affinity_group_id,
+                            .failover = p.failover};
 }
 
 }  // namespace

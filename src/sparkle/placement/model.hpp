@@ -78,6 +78,9 @@ struct Request {
   std::optional<std::string> group_id;
   // Hosts this request must not land on (a plan that already tried them); usually empty.
   std::vector<std::string> avoid_hosts;
+  // Restarting the instance of a failed (fenced) host: every filter applies but the reserve
+  // admission, since the reserve exists to take exactly these instances.
+  bool failover = false;
 };
 
 struct Weights {

@@ -19,6 +19,8 @@ struct PlacementRequest {
   std::vector<std::string> forbidden_traits;
   std::vector<std::string> networks;
   std::optional<std::string> affinity_group_id;
+  // A restart after a host failure: the reserve may be used up (see placement::Request).
+  bool failover = false;
 };
 
 struct PlacementOutcome {

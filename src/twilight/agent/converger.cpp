@@ -110,7 +110,7 @@ void Converger::converge_instances(const proto::DesiredState& desired, const std
     }
   }
   converge_volumes(desired, true, only);
-  if (only == nullptr) warn_about_unlisted(desired, domains);
+  if (only == nullptr) remove_unlisted(desired, domains);
 }
 
 void Converger::converge_volumes(const proto::DesiredState& desired, bool deleted,
@@ -260,22 +260,32 @@ void Converger::sync_live_disks(const proto::Instance& instance, const PreparedI
   }
 }
 
-void Converger::warn_about_unlisted(const proto::DesiredState& desired,
-                                    const std::vector<DomainInfo>& domains) {
+// A desired state lists every instance the host must run (deleted ones included, until they are
+// purged): a managed domain it does not list was moved to another host while this one was fenced,
+// and must not run here any more. Documents only apply in revision order from the current epoch,
+// so an old document can never bring such a domain back.
+void Converger::remove_unlisted(const proto::DesiredState& desired, const std::vector<DomainInfo>& domains) {
   std::set<std::string> listed;
   for (const auto& instance : desired.instances) listed.insert(instance.id);
-  std::set<std::string> unlisted;
   for (const auto& domain : domains) {
     if (!domain.metadata || listed.contains(domain.metadata->instance_id)) continue;
-    unlisted.insert(domain.uuid);
-    if (!warned_unlisted_.contains(domain.uuid)) {
-      log_->warn(
-          "domain {} (instance {}) is Harmony's but not in this host's desired state revision {}; "
-          "left as it is for Sparkle to decide",
-          domain.name, domain.metadata->instance_id, desired.revision);
+    // Harmony names and identifies each domain by its instance.
+    if (domain.uuid != domain.metadata->instance_id) continue;
+    try {
+      log_->warn("domain {} (instance {}) is not in this host's desired state revision {}: removing it",
+                 domain.name, domain.metadata->instance_id, desired.revision);
+      if (is_active(domain.state)) {
+        hypervisor_.destroy(domain.uuid);
+        ++mutations_;
+      }
+      hypervisor_.undefine(domain.uuid);
+      ++mutations_;
+      storage_.release(domain.uuid);
+      reboots_.forget(domain.uuid);
+    } catch (const std::exception& e) {
+      log_->warn("instance {}: cannot remove its domain: {}", domain.metadata->instance_id, e.what());
     }
   }
-  warned_unlisted_ = std::move(unlisted);
 }
 
 proto::StateReport Converger::report(const proto::DesiredState* desired,

@@ -67,7 +67,7 @@ class Converger {
   void sync_live_disks(const proto::Instance& instance, const PreparedInstance& prepared);
   void apply_reboot(const proto::Instance& instance, DomainState state_before, bool started_now);
   proto::StateReport report(const proto::DesiredState* desired, const std::vector<DomainInfo>& domains);
-  void warn_about_unlisted(const proto::DesiredState& desired, const std::vector<DomainInfo>& domains);
+  void remove_unlisted(const proto::DesiredState& desired, const std::vector<DomainInfo>& domains);
 
   Hypervisor& hypervisor_;
   InstanceStorage& storage_;
@@ -79,8 +79,6 @@ class Converger {
   std::map<std::string, std::string> errors_;
   // Running domains whose definition changed and whose live disks are not yet known to match it.
   std::set<std::string> pending_disk_sync_;
-  // Managed domains already warned about, so that every document does not repeat the warning.
-  std::set<std::string> warned_unlisted_;
 };
 
 }  // namespace harmony::twilight
