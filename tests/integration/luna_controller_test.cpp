@@ -142,7 +142,7 @@ TEST_F(LunaController, AHostThatStopsHeartbeatingIsFencedThroughLuna) {
   // then recovered (it ran nothing) and down.
   db().query("UPDATE hosts SET last_heartbeat_at = now() - interval '1 hour' WHERE id = $1", host_id);
   ASSERT_TRUE(eventually(
-      [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "down"; }, 15s))
+      [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "down"; }, 30s))
       << read_file(log_);
   EXPECT_EQ(read_file(dir_.path() / "dummy-status"), "off");
   // Every step is in the event stream (the hosts trigger records state changes).
@@ -260,7 +260,7 @@ TEST_F(LunaController, TheApiStoresFenceCredentialsWithoutEverReturningThem) {
   // Then recovered (nothing ran there) and down.
   EXPECT_TRUE(eventually(
       [&] { return db().query("SELECT state FROM hosts WHERE id = $1", host_id).text(0, 0) == "down"; },
-      15s));
+      30s));
   EXPECT_FALSE(db().query("SELECT 1 FROM audit_events WHERE target_id = $1", host_id).empty());
   EXPECT_EQ(read_file(sparkle_->log_path()).find(kPassword), std::string::npos);
 }
