@@ -27,13 +27,41 @@ bool larger(const Request& a, const Request& b) {
          std::tie(b.size.vcpus, b.size.ram_mib, b.instance_id);
 }
 
-// Every host's instances, largest first, in one pass over the allocations.
-std::unordered_map<std::string, std::vector<Request>> instances_by_host(const Engine& engine) {
-  std::unordered_map<std::string, std::vector<Request>> out;
-  for (const auto& [id, view] : engine.allocations()) out[view.host_id].push_back(view.request);
-  for (auto& [host, requests] : out) std::sort(requests.begin(), requests.end(), larger);
-  return out;
-}
+// The instances of the hosts a plan looks at, largest first. One pass over the allocations
+// fills every host asked for at once; only those hosts' requests are copied (a rebalance looks
+// at a few dozen hosts of a cloud that may hold a million instances).
+class InstancesByHost {
+ public:
+  explicit InstancesByHost(const Engine& engine) : engine_(engine) {}
+
+  void load(const std::vector<std::string>& hosts) {
+    std::set<std::string> missing;
+    for (const auto& h : hosts) {
+      if (!known_.count(h)) missing.insert(h);
+    }
+    if (missing.empty()) return;
+    for (const auto& h : missing) known_[h];
+    for (const auto& [id, view] : engine_.allocations()) {
+      if (missing.count(view.host_id)) known_[view.host_id].push_back(view.request);
+    }
+    for (const auto& h : missing) std::sort(known_[h].begin(), known_[h].end(), larger);
+  }
+  std::vector<Request>& on(const std::string& host) {
+    load({host});
+    return known_[host];
+  }
+  // An instance moved to `host`: kept in order if that host was loaded already.
+  void arrived(const std::string& host, const Request& request) {
+    auto found = known_.find(host);
+    if (found == known_.end()) return;
+    found->second.insert(std::upper_bound(found->second.begin(), found->second.end(), request, larger),
+                         request);
+  }
+
+ private:
+  const Engine& engine_;
+  std::unordered_map<std::string, std::vector<Request>> known_;
+};
 
 bool hard_affinity(const Engine& engine, const Request& r) {
   if (!r.group_id) return false;
@@ -236,7 +264,7 @@ RebalancePlan plan_rebalance_in_place(Engine& engine, int max_moves) {
   RebalancePlan plan;
   plan.score_before = allocation_spread(engine);
   double score = plan.score_before;
-  auto on_host = instances_by_host(engine);
+  InstancesByHost on_host(engine);
   Spread spread(engine);
   // Instances already moved stay put: a plan never moves one instance twice.
   std::set<std::string> moved;
@@ -251,9 +279,12 @@ RebalancePlan plan_rebalance_in_place(Engine& engine, int max_moves) {
       std::partial_sort(hosts.begin(), hosts.begin() + static_cast<std::ptrdiff_t>(top), hosts.end(),
                         std::greater<>());
       hosts.resize(top);
+      std::vector<std::string> looked_at;
+      for (const auto& [fullness, id] : hosts) looked_at.push_back(id);
+      on_host.load(looked_at);
       bool improved = false;
       for (const auto& [fullness, fullest] : hosts) {
-        auto& candidates = on_host[fullest];
+        auto& candidates = on_host.on(fullest);
         for (size_t c = 0; c < candidates.size() && c < 32; ++c) {
           Request request = candidates[c];
           if (moved.count(request.instance_id)) continue;
@@ -270,8 +301,7 @@ RebalancePlan plan_rebalance_in_place(Engine& engine, int max_moves) {
               spread.update(engine, fullest);
               spread.update(engine, *d.host_id);
               candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(c));
-              auto& target = on_host[*d.host_id];
-              target.insert(std::upper_bound(target.begin(), target.end(), request, larger), request);
+              on_host.arrived(*d.host_id, request);
               score = after;
               improved = true;
               break;
