@@ -7,9 +7,13 @@
 //                       [--max-pending 200]
 //     Agents I..I+N-1 of the file; those below M report the trait "sim-NNNNN" (their name), so
 //     that a create can require one host. Prints a status line every second to stdout.
+//     --running-dir D: each agent keeps the ids of its running instances in D/sim-NNNNN, one a
+//     line, rewritten (atomically) whenever they change: what a sampler reads to find an
+//     instance running on two hosts (bench/outage).
 #include <sys/epoll.h>
 
 #include <csignal>
+#include <cstdio>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -73,6 +77,7 @@ struct Options {
   // CURVE handshakes at once take longer than libzmq's handshake timeout on a busy controller;
   // they then all fail and start again, and none gets through.
   size_t max_pending = 200;
+  std::string running_dir;
 };
 
 Options parse(int argc, char** argv) {
@@ -99,6 +104,8 @@ Options parse(int argc, char** argv) {
       options.connect_rate = std::max<size_t>(1, std::stoul(value));
     else if (flag == "--max-pending")
       options.max_pending = std::max<size_t>(1, std::stoul(value));
+    else if (flag == "--running-dir")
+      options.running_dir = value;
     else
       throw std::runtime_error("unknown option " + flag);
   }
@@ -126,7 +133,20 @@ struct Slot {
   std::unique_ptr<bench::SimulatedAgent> agent;
   std::unique_ptr<transport::DealerEndpoint> dealer;
   Clock::time_point next_heartbeat;
+  std::string running_file;  // empty: not kept
+  uint64_t written = 0;      // agent->changes() when running_file was last written
 };
+
+void write_running(Slot& slot) {
+  if (slot.running_file.empty() || slot.written == slot.agent->changes()) return;
+  slot.written = slot.agent->changes();
+  const auto temporary = slot.running_file + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    for (const auto& id : slot.agent->running_ids()) out << id << '\n';
+  }
+  std::rename(temporary.c_str(), slot.running_file.c_str());
+}
 
 struct Totals {
   uint64_t sent = 0;
@@ -154,6 +174,7 @@ void drain(Slot& slot, Totals& totals) {
     ++totals.received;
     send_all(slot, slot.agent->receive(*payload), totals);
   }
+  write_running(slot);
 }
 
 int run(int argc, char** argv) {
@@ -194,6 +215,7 @@ int run(int argc, char** argv) {
       bench::SimulatedHost host{.name = host_name(index), .traits = {}};
       if (index < options.trait_hosts) host.traits.push_back(host_name(index));
       auto& slot = slots[started];
+      if (!options.running_dir.empty()) slot.running_file = options.running_dir + "/" + host.name;
       slot.agent = std::make_unique<bench::SimulatedAgent>(std::move(host), random_uuid());
       slot.dealer = std::make_unique<transport::DealerEndpoint>(context, options.endpoint, server_key,
                                                                 keys[started], random_uuid());

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <set>
 
 #include "common/proto/codec.hpp"
 
@@ -95,6 +96,10 @@ std::string SimulatedAgent::heartbeat() {
 
 void SimulatedAgent::converge(const proto::DesiredState& desired) {
   gone_.clear();
+  // As Twilight: what the document does not list (moved to another host) is removed.
+  std::set<std::string> listed;
+  for (const auto& instance : desired.instances) listed.insert(instance.id);
+  std::erase_if(domains_, [&](const auto& entry) { return !listed.contains(entry.first); });
   for (const auto& instance : desired.instances) {
     if (instance.deleted) {
       domains_.erase(instance.id);
@@ -112,6 +117,15 @@ void SimulatedAgent::converge(const proto::DesiredState& desired) {
   running_ = 0;
   for (const auto& [id, domain] : domains_) running_ += domain.running ? 1 : 0;
   applied_revision_ = desired.revision;
+  ++changes_;
+}
+
+std::vector<std::string> SimulatedAgent::running_ids() const {
+  std::vector<std::string> out;
+  for (const auto& [id, domain] : domains_) {
+    if (domain.running) out.push_back(id);
+  }
+  return out;
 }
 
 std::vector<std::string> SimulatedAgent::receive(std::string_view bytes) {

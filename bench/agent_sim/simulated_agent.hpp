@@ -36,6 +36,9 @@ class SimulatedAgent {
   std::vector<std::string> receive(std::string_view bytes);
 
   std::size_t running() const { return running_; }
+  // The instances running now, and a counter that moves whenever that set may have changed.
+  std::vector<std::string> running_ids() const;
+  std::uint64_t changes() const { return changes_; }
   std::uint64_t desired_received() const { return desired_received_; }
   std::uint64_t refused() const { return refused_; }
   bool named() const { return host_id_.has_value(); }
@@ -63,6 +66,7 @@ class SimulatedAgent {
   // Deleted instances the last document asked for: reported absent until the next one.
   std::vector<proto::ResourceReport> gone_;
   std::size_t running_ = 0;
+  std::uint64_t changes_ = 0;
   std::uint64_t desired_received_ = 0;
   std::uint64_t refused_ = 0;
 };
