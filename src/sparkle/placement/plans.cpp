@@ -46,6 +46,9 @@ class InstancesByHost {
     }
     for (const auto& h : missing) std::sort(known_[h].begin(), known_[h].end(), larger);
   }
+  bool loaded(const std::vector<std::string>& hosts) const {
+    return std::all_of(hosts.begin(), hosts.end(), [&](const auto& h) { return known_.count(h) > 0; });
+  }
   std::vector<Request>& on(const std::string& host) {
     load({host});
     return known_[host];
@@ -275,13 +278,18 @@ RebalancePlan plan_rebalance_in_place(Engine& engine, int max_moves) {
       for (const auto& [id, s] : spread.shares()) {
         if (engine.host(id)->instances > 0) hosts.emplace_back(s, id);
       }
-      size_t top = std::min<size_t>(hosts.size(), 16);
-      std::partial_sort(hosts.begin(), hosts.begin() + static_cast<std::ptrdiff_t>(top), hosts.end(),
+      // The 16 fullest are tried; the 64 fullest are loaded together, so that the hosts that
+      // become the fullest in later steps rarely cost another pass over the allocations.
+      size_t top = std::min<size_t>(hosts.size(), 16), prefetch = std::min<size_t>(hosts.size(), 64);
+      std::partial_sort(hosts.begin(), hosts.begin() + static_cast<std::ptrdiff_t>(prefetch), hosts.end(),
                         std::greater<>());
-      hosts.resize(top);
       std::vector<std::string> looked_at;
-      for (const auto& [fullness, id] : hosts) looked_at.push_back(id);
-      on_host.load(looked_at);
+      for (size_t i = 0; i < prefetch; ++i) looked_at.push_back(hosts[i].second);
+      if (!on_host.loaded(std::vector<std::string>(looked_at.begin(),
+                                                   looked_at.begin() + static_cast<std::ptrdiff_t>(top)))) {
+        on_host.load(looked_at);
+      }
+      hosts.resize(top);
       bool improved = false;
       for (const auto& [fullness, fullest] : hosts) {
         auto& candidates = on_host.on(fullest);
