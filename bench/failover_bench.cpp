@@ -95,7 +95,8 @@ class Cluster {
     std::string config =
         "[controller]\nmode = \"clustered\"\nid = \"sparkle-" + std::to_string(i) +
         "\"\n\n[zookeeper]\nhosts = \"" + zk_.hosts() +
-        "\"\npath = \"/failover-bench/election\"\nsession_timeout_ms = " + std::to_string(kSessionTimeoutMs) + "\n";
+        "\"\npath = \"/failover-bench/election\"\nsession_timeout_ms = " + std::to_string(kSessionTimeoutMs) +
+        "\n";
     SparkleOptions options{.extra_config = config, .migrate = first, .create_admin = first};
     auto process = std::make_unique<SparkleProcess>(conninfo_, options);
     ports_[i] = process->port();
@@ -115,8 +116,9 @@ struct Ack {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const int trials = argc > 1 ? std::atoi(argv[1]) : 20;
+namespace {
+
+int run_bench(int trials) {
   std::fprintf(stderr, "failover bench: %d trials, %d controllers, 3 ZooKeepers, %d writers, session %d ms\n",
                trials, kControllers, kWriters, kSessionTimeoutMs);
   TestDatabase db;
@@ -272,4 +274,16 @@ int main(int argc, char** argv) {
               percentile(failover_s, 0.5), percentile(failover_s, 0.99), lost,
               static_cast<long long>(duplicated));
   return static_cast<int>(failover_s.size()) == trials && lost == 0 && duplicated == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Caught here so that the servers' destructors stop ZooKeeper, the sparkles and PostgreSQL.
+  try {
+    return run_bench(argc > 1 ? std::atoi(argv[1]) : 20);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "failover bench: %s\n", e.what());
+    return 1;
+  }
 }
