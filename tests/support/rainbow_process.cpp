@@ -54,7 +54,8 @@ RainbowProcess::RainbowProcess(RainbowOptions options) : dir_(make_temp_dir()) {
   {
     std::ofstream config(config_path);
     config << "[server]\nlisten = \"127.0.0.1:0\"\nport_file = " << toml_string((dir_ / "port").string())
-           << "\nweb_root = " << toml_string(web_root.string()) << "\n\n[upstream]\ntimeout_ms = 5000\n"
+           << "\nweb_root = " << toml_string(web_root.string()) << "\n"
+           << options.server_config << "\n[upstream]\ntimeout_ms = 5000\n"
            << "probe_timeout_ms = 1000\n\n[log]\nlevel = \"debug\"\nfile = "
            << toml_string(log_path_.string()) << "\n\n"
            << options.extra_config << "\n";

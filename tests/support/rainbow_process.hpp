@@ -16,6 +16,8 @@ struct RainbowOptions {
   // Empty: a small generated web root with an index.html and one asset.
   std::filesystem::path web_root;
   std::string extra_config;
+  // Extra lines of the [server] table (e.g. "trusted_proxies = \"127.0.0.1\"\n").
+  std::string server_config;
 };
 
 // A real `rainbow` process on a free port with its own config and log file (in

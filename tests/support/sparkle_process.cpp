@@ -55,7 +55,8 @@ SparkleProcess::SparkleProcess(const std::string& conninfo, SparkleOptions optio
   {
     std::ofstream config(config_path_);
     config << "[server]\nlisten = \"127.0.0.1:0\"\nport_file = " << toml_string((dir_ / "port").string())
-           << "\nthreads = 8\n\n[database]\nconninfo = " << toml_string(conninfo)
+           << "\nthreads = 8\n"
+           << options.server_config << "\n[database]\nconninfo = " << toml_string(conninfo)
            << "\npool_size = 16\n\n[images]\nstore_dir = " << toml_string((dir_ / "images").string())
            << "\n\n[agents]\nlisten = " << toml_string(options.agent_listen)
            << "\nport_file = " << toml_string((dir_ / "agent-port").string())

@@ -13,6 +13,8 @@ struct SparkleOptions {
   std::string extra_config;
   // Extra lines of the generated [agents] section (e.g. "stale_after_seconds = 60\n").
   std::string agents_config;
+  // Extra lines of the [server] table (e.g. "trusted_proxies = \"127.0.0.1\"\n").
+  std::string server_config;
   bool migrate = true;
   bool create_admin = true;
   // Where the agent hub listens; port 0: a free port (written to the port file).

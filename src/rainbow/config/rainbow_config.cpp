@@ -70,6 +70,13 @@ RainbowConfig RainbowConfig::from(const ConfigFile& file) {
   c.http_threads = static_cast<int>(positive(file, "server.threads", 4));
   c.http.max_body_bytes = static_cast<size_t>(positive(file, "server.max_body_bytes", 1 << 20));
   c.http.max_upload_bytes = static_cast<uint64_t>(positive(file, "server.max_upload_bytes", 100ll << 30));
+  // Behind nginx (TLS), the browser's address reaches Rainbow only in X-Forwarded-For; Rainbow
+  // passes the client it believes on to Sparkle.
+  try {
+    c.http.trusted_proxies = sparkle::TrustedProxies::parse(file.get_string("server.trusted_proxies", ""));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("server.trusted_proxies: ") + e.what());
+  }
   c.port_file = file.get_string("server.port_file", "");
   c.web_root = file.get_string("server.web_root", c.web_root);
   c.secure_cookies = file.get_bool("sessions.secure_cookies", false);

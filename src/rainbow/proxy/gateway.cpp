@@ -40,6 +40,8 @@ nlohmann::json identity_of(const nlohmann::json& login_answer) {
 // Sparkle checks the JSON content type of bodies: say it on requests Rainbow makes itself.
 HeaderList json_headers(const Request& request, const std::string& token = "") {
   HeaderList headers{{"content-type", "application/json"}, {"x-request-id", request.request_id}};
+  // Sparkle limits login attempts per client address: the browser's, when it trusts Rainbow.
+  if (!request.client_address.empty()) headers.emplace_back("x-forwarded-for", request.client_address);
   if (!token.empty()) headers.emplace_back("authorization", "Bearer " + token);
   return headers;
 }

@@ -59,6 +59,11 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
     throw ConfigError("server.write_threads must be between 0 and 256");
   c.http.write_threads = static_cast<size_t>(write_threads);
   c.http.max_body_bytes = static_cast<size_t>(positive(file, "server.max_body_bytes", 1 << 20));
+  try {
+    c.http.trusted_proxies = TrustedProxies::parse(file.get_string("server.trusted_proxies", ""));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("server.trusted_proxies: ") + e.what());
+  }
   c.port_file = file.get_string("server.port_file", "");
   c.database.conninfo =
       file.get_string("database.conninfo", "host=/var/run/postgresql dbname=sparkle user=sparkle");

@@ -218,7 +218,7 @@ void HttpServer::run_session(tcp::socket socket) {
       bool keep_alive = header_parser.get().keep_alive();
       auto started = std::chrono::steady_clock::now();
 
-      if (!parse_request_head(header_parser.get(), client, request)) {
+      if (!parse_request_head(header_parser.get(), client, request, options_.trusted_proxies)) {
         response = Response::json(400, bad_request("", "malformed request target").to_json());
         keep_alive = false;
       } else {

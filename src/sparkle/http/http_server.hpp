@@ -13,6 +13,7 @@
 #include <string>
 
 #include "sparkle/http/router.hpp"
+#include "sparkle/http/trusted_proxies.hpp"
 
 namespace harmony::sparkle {
 
@@ -25,6 +26,8 @@ struct HttpServerOptions {
   // Mutating requests run on their own threads (0: on the I/O threads), so that slow writes
   // queue among themselves instead of taking every thread from cheap reads.
   size_t write_threads = 4;
+  // Whose X-Forwarded-For names the client (request.client_address); nobody's by default.
+  TrustedProxies trusted_proxies;
 };
 
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines. Handlers are plain functions that may

@@ -27,9 +27,14 @@ std::string request_id_from(const http::request_header<>& header) {
 
 }  // namespace
 
-bool parse_request_head(const http::request_header<>& header, const std::string& client, Request& out) {
+bool parse_request_head(const http::request_header<>& header, const std::string& client, Request& out,
+                        const TrustedProxies& proxies) {
   out.method = std::string(header.method_string());
   out.client_address = client;
+  if (!proxies.empty()) {
+    auto forwarded = header.find("x-forwarded-for");
+    if (forwarded != header.end()) out.client_address = proxies.client_of(client, forwarded->value());
+  }
   out.request_id = request_id_from(header);
   for (const auto& field : header) {
     std::string name(field.name_string());
