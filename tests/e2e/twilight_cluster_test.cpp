@@ -102,8 +102,15 @@ class TwilightClusterTest : public ::testing::Test {
     fs::path state_dir() const { return agent->options().state_dir; }
   };
 
-  static TwilightProcess& new_agent(const std::string& name, const std::string& backend) {
+  static TwilightProcess& new_agent(const std::string& name, const std::string& backend,
+                                    const std::string& hardware = "") {
     TwilightOptions options;
+    if (!hardware.empty()) {
+      const char* source = std::getenv("HARMONY_SOURCE_DIR");
+      options.hardware_root =
+          fs::path(source != nullptr && *source != '\0' ? source : HARMONY_DEFAULT_SOURCE_DIR) /
+          "tests/data/hosts" / hardware;
+    }
     options.state_dir = scratch / name;
     options.controller = sparkle->agent_endpoint();
     options.server_public_key = sparkle->agent_server_public_key();
@@ -115,10 +122,11 @@ class TwilightClusterTest : public ::testing::Test {
   // A host whose key the administrator registered before its agent first started (the installer's
   // way); instances reach it through `trait`. `prepare` runs before the agent starts.
   static Host enrolled_host(const std::string& name, const std::string& backend,
-                            const std::function<void(const fs::path&)>& prepare = {}) {
+                            const std::function<void(const fs::path&)>& prepare = {},
+                            const std::string& hardware = "") {
     Host host;
     host.trait = "host-" + name;
-    host.agent = &new_agent(name, backend);
+    host.agent = &new_agent(name, backend, hardware);
     const auto keys = transport::load_or_create_keypair(host.state_dir() / "agent.key");
     auto created = admin->post(
         "/api/v1/hosts", {{"name", name}, {"curve_public_key", keys.public_key}, {"traits", {host.trait}}});
@@ -372,11 +380,61 @@ TEST_F(TwilightClusterTest, AgentsSendAMetricsSummaryToSparkle) {
   const auto& metrics = host["status"]["metrics"];
   EXPECT_EQ(metrics["interval_s"], 1);
   EXPECT_TRUE(metrics.contains("cpu_pct"));
+  EXPECT_DOUBLE_EQ(metrics["load_1m"].get<double>(), 0.42) << "the fixture's /proc/loadavg";
   EXPECT_GT(metrics["mem_used_mib"].get<int64_t>(), 0) << "read from the fixture's /proc/meminfo";
   ASSERT_EQ(metrics["top_domains"].size(), 1u);
   EXPECT_EQ(metrics["top_domains"][0]["id"], vm);
   EXPECT_EQ(metrics["top_domains"][0]["mem_mib"], 128);
   EXPECT_EQ(f.agent->terminate(), 0);
+}
+
+// Hosts say in hello which bridges and storage backends they reach and how large their pool is;
+// placement never puts an instance on a host that lacks its flat network's bridge or its volumes'
+// backend.
+TEST_F(TwilightClusterTest, PlacementHonoursWhatEachHostReaches) {
+  // G: no bridge, only its own pool. H: bridge br-flat, and the shared "ceph" backend.
+  auto g = enrolled_host("node-g", "hypervisor = \"memory\"\nstorage = \"files\"\n", {}, "fc-ssd");
+  auto h = enrolled_host("node-h",
+                         "hypervisor = \"memory\"\nstorage = \"files\"\n[storage]\nbackends = [\"ceph\"]\n");
+  auto shown = wait_for(
+      "/api/v1/hosts/" + h.id, [](const json& host) { return host["hardware"].contains("local_storage"); },
+      "host H's inventory with its storage");
+  EXPECT_EQ(shown["hardware"]["bridges"], json::array({"br-flat"}));
+  EXPECT_EQ(shown["hardware"]["storage"], json::array({"local", "ceph"}));
+  EXPECT_GT(shown["hardware"]["local_storage"]["capacity_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(admin->get("/api/v1/hosts/" + g.id).json()["hardware"]["bridges"], json::array());
+
+  auto network = admin->post("/api/v1/networks",
+                             {{"name", "flat-net"}, {"spec", {{"type", "flat"}, {"bridge", "br-flat"}}}});
+  ASSERT_EQ(network.status, 201) << network.body;
+  const std::string network_id = network.json()["id"];
+  const auto create = [&](const std::string& name, const Host& host, json extra) {
+    json spec = {{"vcpus", 1},
+                 {"ram_mib", 128},
+                 {"disk_gib", 1},
+                 {"image_id", image_id},
+                 {"required_traits", {host.trait}}};
+    spec.update(extra);
+    return admin->post("/api/v1/instances", {{"name", name}, {"spec", spec}});
+  };
+  const json on_network = {{"networks", {{{"network_id", network_id}}}}};
+  auto refused = create("net-on-g", g, on_network);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("bridge:br-flat"), std::string::npos) << refused.body;
+  auto placed = create("net-on-h", h, on_network);
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  EXPECT_EQ(placed.json()["host_id"], h.id);
+
+  auto ceph =
+      admin->post("/api/v1/volumes", {{"name", "shared"}, {"spec", {{"size_gib", 1}, {"backend", "ceph"}}}});
+  ASSERT_EQ(ceph.status, 201) << ceph.body;
+  const json with_ceph = {{"volumes", {ceph.json()["id"]}}};
+  refused = create("ceph-on-g", g, with_ceph);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  placed = create("ceph-on-h", h, with_ceph);
+  EXPECT_EQ(placed.status, 201) << placed.body;
+  EXPECT_EQ(g.agent->terminate(), 0);
+  EXPECT_EQ(h.agent->terminate(), 0);
 }
 
 TEST_F(TwilightClusterTest, KilledTwilightLeavesItsDomainsRunningAndAdoptsThem) {

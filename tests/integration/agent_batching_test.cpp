@@ -171,3 +171,18 @@ TEST_F(AgentBatchingTest, ReportsOfABatchApplyInOrderAndOnlyForTheHostOfTheInsta
   EXPECT_EQ(host_field(a, "applied_revision"), "7");
   EXPECT_EQ(host_field(b, "applied_revision"), "9");
 }
+
+// The leader's retention: events older than the retention go, newer ones stay.
+TEST_F(AgentBatchingTest, EventsOlderThanTheRetentionArePruned) {
+  {
+    auto conn = pool_.acquire();
+    conn->exec("DELETE FROM events");
+    conn->exec(
+        "INSERT INTO events (at, resource_type, kind) SELECT now() - make_interval(days => d), 'host', 'test'"
+        " FROM generate_series(0, 9) AS d");
+  }
+  EXPECT_EQ(prune_events(pool_, epoch_, std::chrono::hours(24 * 7) - std::chrono::hours(1)), 3);
+  auto conn = pool_.acquire();
+  EXPECT_EQ(conn->exec("SELECT count(*) FROM events").int64(0, 0), 7);
+  EXPECT_EQ(prune_events(pool_, epoch_, std::chrono::hours(24 * 7)), 0) << "nothing left to prune";
+}

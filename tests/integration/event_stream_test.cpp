@@ -366,6 +366,30 @@ TEST_F(EventStreamTest, FiltersToOneResourceWithItsPast) {
   EXPECT_EQ(bad.json()["error"]["field"], "resource_id");
 }
 
+TEST_F(EventStreamTest, AStreamEndsWhenItsTokenIsRevokedOrExpires) {
+  std::unique_ptr<HttpClient> revoked(login("events-a-member", "events-a"));
+  SseClient first(sparkle_->port(), revoked->token(), "/api/v1/events");
+  ASSERT_NE(first.head().find("200"), std::string::npos);
+  EXPECT_EQ(revoked->request("DELETE", "/api/v1/auth/tokens/current").status, 204);
+  EXPECT_FALSE(first.next(5s));
+  EXPECT_TRUE(first.ended()) << "the stream of a revoked token ends";
+
+  std::unique_ptr<HttpClient> expiring(login("events-b-member", "events-b"));
+  sql_->query(
+      "UPDATE api_tokens SET expires_at = now() + interval '1 second' WHERE id = (SELECT t.id FROM "
+      "api_tokens t"
+      " JOIN users u ON u.id = t.user_id WHERE u.username = 'events-b-member' ORDER BY t.seq DESC LIMIT 1)");
+  SseClient second(sparkle_->port(), expiring->token(), "/api/v1/events");
+  ASSERT_NE(second.head().find("200"), std::string::npos);
+  EXPECT_FALSE(second.next(5s));
+  EXPECT_TRUE(second.ended()) << "the stream of an expired token ends";
+  // Other streams go on.
+  SseClient still(sparkle_->port(), member_a_->token(), "/api/v1/events");
+  const auto id = create_instance(*member_a_, "after-revocation");
+  EXPECT_TRUE(
+      still.next_where([&](const SseEvent& e) { return e.json_data().value("resource_id", "") == id; }));
+}
+
 TEST_F(EventStreamTest, RefusesWhatItMustAndServesManyIdleClients) {
   EXPECT_EQ(HttpClient(sparkle_->port()).get("/api/v1/events").status, 401);
   auto bad = member_a_->request("GET", "/api/v1/events", "", {{"last-event-id", "yesterday"}});

@@ -37,6 +37,34 @@ TEST(PlacementDbModel, HostRowGivesCapacityTraitsAndState) {
   EXPECT_FALSE(h.heartbeat_fresh);
 }
 
+TEST(PlacementDbModel, WhatTheAgentReachesAndItsPoolSizeComeFromItsInventory) {
+  HostRow row{.id = "h1",
+              .name = "node1",
+              .spec = json::object(),
+              .hardware = {{"cpu", {{"threads", 4}}}, {"memory_mib", 8192}},
+              .traits = json::array(),
+              .status = json::object(),
+              .state = "online",
+              .enrollment = "enrolled"};
+  auto h = host_from_row(row);
+  EXPECT_TRUE(h.all_networks) << "an agent that does not say reaches everything";
+  EXPECT_TRUE(h.all_storage);
+  EXPECT_EQ(h.capacity.disk_gib, kUnboundedDiskGib);
+
+  row.hardware["bridges"] = {"br-flat", "br-san"};
+  row.hardware["storage"] = {"local", "ceph"};
+  row.hardware["local_storage"] = {
+      {"pool", "harmony"}, {"capacity_bytes", 500LL << 30}, {"available_bytes", 1LL << 30}};
+  h = host_from_row(row);
+  EXPECT_FALSE(h.all_networks);
+  EXPECT_EQ(h.networks, (std::vector<std::string>{"bridge:br-flat", "bridge:br-san"}));
+  EXPECT_FALSE(h.all_storage);
+  EXPECT_EQ(h.storage, (std::vector<std::string>{"local", "ceph", "host:h1"}));
+  EXPECT_EQ(h.capacity.disk_gib, 500);
+  row.spec["disk_gib"] = 100;
+  EXPECT_EQ(host_from_row(row).capacity.disk_gib, 100) << "the operator's figure wins";
+}
+
 TEST(PlacementDbModel, GroupAndRequestFromSpecs) {
   auto g =
       group_from_row("g", "db", {{"policy", "anti-affinity"}, {"strength", "soft"}, {"max_per_host", 3}});

@@ -71,6 +71,20 @@ void from_json(const nlohmann::json& j, FcHost& value) {
   r.required("port_state", value.port_state);
 }
 
+void to_json(nlohmann::json& j, const LocalStorage& value) {
+  j = nlohmann::json::object();
+  put(j, "pool", value.pool);
+  put(j, "capacity_bytes", value.capacity_bytes);
+  put(j, "available_bytes", value.available_bytes);
+}
+
+void from_json(const nlohmann::json& j, LocalStorage& value) {
+  fields::ObjectReader r(j);
+  r.required("pool", value.pool, fields::non_empty);
+  r.required("capacity_bytes", value.capacity_bytes);
+  r.required("available_bytes", value.available_bytes);
+}
+
 void to_json(nlohmann::json& j, const HardwareInventory& value) {
   j = nlohmann::json::object();
   put(j, "cpu", value.cpu);
@@ -80,6 +94,9 @@ void to_json(nlohmann::json& j, const HardwareInventory& value) {
   put(j, "fc_hosts", value.fc_hosts);
   put(j, "domain_types", value.domain_types);
   put(j, "traits", value.traits);
+  put(j, "bridges", value.bridges);
+  put(j, "storage", value.storage);
+  put(j, "local_storage", value.local_storage);
 }
 
 void from_json(const nlohmann::json& j, HardwareInventory& value) {
@@ -91,6 +108,9 @@ void from_json(const nlohmann::json& j, HardwareInventory& value) {
   r.required("fc_hosts", value.fc_hosts);
   r.required("domain_types", value.domain_types);
   r.required("traits", value.traits, fields::non_empty);
+  r.optional("bridges", value.bridges);
+  r.optional("storage", value.storage);
+  r.optional("local_storage", value.local_storage);
 }
 
 void to_json(nlohmann::json& j, const Hello& value) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,15 @@ struct FcHost {
   bool operator==(const FcHost&) const = default;
 };
 
+// The storage pool where the host keeps root disks and local volumes (placement's disk filter).
+struct LocalStorage {
+  std::string pool;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t available_bytes = 0;
+
+  bool operator==(const LocalStorage&) const = default;
+};
+
 struct HardwareInventory {
   CpuInfo cpu;
   std::uint64_t memory_mib = 0;
@@ -56,6 +66,10 @@ struct HardwareInventory {
   std::vector<FcHost> fc_hosts;
   std::vector<DomainType> domain_types;
   std::vector<std::string> traits;  // placement traits, e.g. "fc", "gpu", "ssd"
+  // What the host reaches, for placement; absent (an older agent): everything.
+  std::optional<std::vector<std::string>> bridges;  // Linux bridges: the flat networks it can join
+  std::optional<std::vector<std::string>> storage;  // storage backends, e.g. "local", "ceph"
+  std::optional<LocalStorage> local_storage;
 
   bool operator==(const HardwareInventory&) const = default;
 };
@@ -81,6 +95,8 @@ void to_json(nlohmann::json& j, const HostDisk& value);
 void from_json(const nlohmann::json& j, HostDisk& value);
 void to_json(nlohmann::json& j, const FcHost& value);
 void from_json(const nlohmann::json& j, FcHost& value);
+void to_json(nlohmann::json& j, const LocalStorage& value);
+void from_json(const nlohmann::json& j, LocalStorage& value);
 void to_json(nlohmann::json& j, const HardwareInventory& value);
 void from_json(const nlohmann::json& j, HardwareInventory& value);
 void to_json(nlohmann::json& j, const Hello& value);

@@ -14,6 +14,7 @@ void to_json(nlohmann::json& j, const HostMetrics& value) {
   put(j, "net_tx_bps", value.net_tx_bps);
   put(j, "disk_read_bps", value.disk_read_bps);
   put(j, "disk_write_bps", value.disk_write_bps);
+  put(j, "load_1m", value.load_1m);
 }
 
 void from_json(const nlohmann::json& j, HostMetrics& value) {
@@ -24,6 +25,7 @@ void from_json(const nlohmann::json& j, HostMetrics& value) {
   r.required("net_tx_bps", value.net_tx_bps);
   r.required("disk_read_bps", value.disk_read_bps);
   r.required("disk_write_bps", value.disk_write_bps);
+  r.optional("load_1m", value.load_1m, fields::non_negative);
 }
 
 void to_json(nlohmann::json& j, const DomainMetrics& value) {

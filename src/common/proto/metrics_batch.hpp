@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,7 @@ struct HostMetrics {
   std::uint64_t net_tx_bps = 0;
   std::uint64_t disk_read_bps = 0;
   std::uint64_t disk_write_bps = 0;
+  std::optional<double> load_1m;  // /proc/loadavg; absent from older agents
 
   bool operator==(const HostMetrics&) const = default;
 };

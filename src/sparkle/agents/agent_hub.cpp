@@ -28,6 +28,7 @@ namespace {
 constexpr const char* kZapDomain = "harmony-agents";
 constexpr auto kCoalesce = std::chrono::milliseconds(50);
 constexpr auto kHousekeeping = std::chrono::seconds(2);
+constexpr auto kEventPruneEvery = std::chrono::seconds(60);
 constexpr auto kHeartbeatFlush = std::chrono::seconds(1);
 // Per round, for reading messages and for sending documents, so that neither starves the other
 // (nor the heartbeat flush) when 10,000 agents connect at once.
@@ -79,6 +80,8 @@ struct AgentHub::State {
   std::chrono::steady_clock::time_point last_housekeeping = std::chrono::steady_clock::now();
   std::unique_ptr<StalenessGate> staleness;
   std::chrono::steady_clock::time_point last_gate_warning;
+  // The first round prunes: a controller that was down for long catches up at once.
+  std::chrono::steady_clock::time_point last_event_prune{};
   proto::Bootstrap bootstrap;
 };
 
@@ -338,6 +341,10 @@ void AgentHub::run() {
         // Only fenced hosts (proven off) are emptied: a slow hub cannot make this unsafe.
         recover_fenced_hosts(db_, epoch, options_.stale_after.count());
         place_waiting_instances(db_, epoch);
+        if (now - s.last_event_prune >= kEventPruneEvery) {
+          s.last_event_prune = now;
+          prune_events(db_, epoch, options_.event_retention);
+        }
         std::erase_if(s.connected, [&](const auto& entry) {
           if (now - entry.second <= options_.stale_after * 3) return false;
           s.heartbeats->forget(entry.first);

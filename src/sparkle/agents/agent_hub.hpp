@@ -32,6 +32,8 @@ struct AgentHubOptions {
   std::string api_url;
   std::chrono::seconds stale_after{10};
   std::chrono::seconds resend_every{30};
+  // Events older than this are deleted by the leader (events.retention_days).
+  std::chrono::seconds event_retention{7 * 24 * 3600};
 };
 
 struct AgentHubCounters {

@@ -182,6 +182,25 @@ int64_t mark_stale_hosts(pg::Pool& db, int64_t epoch, int64_t stale_after_second
   });
 }
 
+int64_t prune_events(pg::Pool& db, int64_t epoch, std::chrono::seconds retention) {
+  int64_t total = 0;
+  for (;;) {
+    // Small batches: an SSE client resuming from an old id only needs the rows to go in order.
+    const int64_t deleted = db.transact([&](pg::Connection& conn) {
+      require_epoch(conn, epoch);
+      return conn
+          .query(
+              "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < now() - make_interval(secs "
+              "=> $1)"
+              " ORDER BY at LIMIT 5000)",
+              static_cast<int64_t>(retention.count()))
+          .affected();
+    });
+    total += deleted;
+    if (deleted < 5000) return total;
+  }
+}
+
 int64_t place_waiting_instances(pg::Pool& db, int64_t epoch) {
   auto waiting = [&] {
     auto conn = db.acquire();

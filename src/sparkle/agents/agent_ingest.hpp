@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ void ingest_event(pg::Pool& db, int64_t epoch, const std::string& host_id, const
 // Hosts whose heartbeats stopped for `stale_after_seconds` become `stale` (host-outage handling
 // decides what happens next). Returns how many changed.
 int64_t mark_stale_hosts(pg::Pool& db, int64_t epoch, int64_t stale_after_seconds);
+
+// Deletes events older than `retention`, in batches, oldest first; returns how many.
+int64_t prune_events(pg::Pool& db, int64_t epoch, std::chrono::seconds retention);
 
 // Places instances that were created while no host had room. Returns how many were placed.
 int64_t place_waiting_instances(pg::Pool& db, int64_t epoch);

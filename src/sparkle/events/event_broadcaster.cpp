@@ -81,6 +81,7 @@ void EventBroadcaster::ensure_started() {
   listener_ = std::make_unique<pg::Connection>(conninfo_);
   // Listening before reading the newest id: nothing committed in between is missed.
   listener_->listen("events");
+  listener_->listen("token_revoked");
   last_id_ = listener_->query("SELECT coalesce(max(id), 0) FROM events").int64(0, 0);
   started_ = true;
   thread_ = std::thread([this] { run(); });
@@ -116,6 +117,31 @@ void EventBroadcaster::deliver(const StreamEvent& event) {
   for (const auto& target : targets) {
     if (target->filter().admits(event)) target->deliver(event);
   }
+}
+
+void EventBroadcaster::end_streams_of(const std::string& token_id) {
+  std::vector<std::shared_ptr<EventSubscriber>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& weak : subscribers_) {
+      if (auto strong = weak.lock()) targets.push_back(std::move(strong));
+    }
+  }
+  for (const auto& target : targets) {
+    if (target->filter().token_id == token_id) target->end();
+  }
+}
+
+bool EventBroadcaster::handle(const std::vector<std::pair<std::string, std::string>>& notifications) {
+  bool new_events = false;
+  for (const auto& [channel, payload] : notifications) {
+    if (channel == "token_revoked") {
+      end_streams_of(payload);
+    } else {
+      new_events = true;
+    }
+  }
+  return new_events;
 }
 
 void EventBroadcaster::fetch_new() {
@@ -154,11 +180,12 @@ void EventBroadcaster::run() {
       if (!listener_) {
         listener_ = std::make_unique<pg::Connection>(conninfo_);
         listener_->listen("events");
+        listener_->listen("token_revoked");
         fetch_new();
       }
       pollfd item{listener_->socket(), POLLIN, 0};
       const int ready = ::poll(&item, 1, 250);
-      bool woken = ready > 0 && !listener_->take_notifications().empty();
+      bool woken = ready > 0 && handle(listener_->take_notifications());
       if (Clock::now() >= next_safety_read) {
         woken = true;
         next_safety_read = Clock::now() + kSafetyRead;
@@ -166,7 +193,7 @@ void EventBroadcaster::run() {
       if (woken) {
         fetch_new();
         // Notifications that arrived during the read are queued inside libpq already.
-        while (!listener_->take_notifications().empty()) fetch_new();
+        while (handle(listener_->take_notifications())) fetch_new();
       }
       if (!missing_.empty()) fetch_missing();
     } catch (const std::exception& e) {

@@ -30,6 +30,7 @@ struct StreamEvent {
 struct EventFilter {
   std::optional<std::string> tenant_id;    // none: every event
   std::optional<std::string> resource_id;  // none: every resource
+  std::string token_id;                    // the stream ends when this token is revoked
   bool admits(const StreamEvent& event) const {
     return (!tenant_id || event.tenant_id == tenant_id) && (!resource_id || event.resource_id == resource_id);
   }
@@ -41,6 +42,8 @@ class EventSubscriber {
   // On the broadcaster's thread; must not block.
   virtual void deliver(const StreamEvent& event) = 0;
   virtual const EventFilter& filter() const = 0;
+  // Ends the stream after what it holds (its token was revoked). On the broadcaster's thread.
+  virtual void end() = 0;
 };
 
 // Reads every new row of the events table once, woken by PostgreSQL NOTIFY (channel `events`),
@@ -71,6 +74,9 @@ class EventBroadcaster {
   void fetch_new();
   void fetch_missing();
   void deliver(const StreamEvent& event);
+  void end_streams_of(const std::string& token_id);
+  // Ends the streams of revoked tokens; whether any notification announced new events.
+  bool handle(const std::vector<std::pair<std::string, std::string>>& notifications);
 
   std::string conninfo_;
   std::mutex mutex_;  // subscribers_, started_

@@ -43,11 +43,22 @@ Response stream_events(ApiContext& ctx, EventBroadcaster& broadcaster, Request& 
     if (!is_uuid(*text)) throw bad_request("resource_id", "must be the id of a resource (a UUID)");
     resource_id = std::string(*text);
   }
-  const EventFilter filter{scope.tenant_id, resource_id};
+  const EventFilter filter{scope.tenant_id, resource_id, p.token_id};
   const auto resume = resume_point(request);
 
   auto stream = std::make_shared<EventStream>(
       filter, std::chrono::duration_cast<std::chrono::milliseconds>(ctx.config.events_keepalive));
+  {
+    // The token's lifetime bounds the stream's; a revocation ends it sooner (the broadcaster).
+    auto conn = ctx.db.acquire();
+    auto token = conn->query("SELECT extract(epoch FROM expires_at)::float8 FROM api_tokens WHERE id = $1",
+                             p.token_id);
+    if (!token.empty() && !token.is_null(0, 0)) {
+      const auto seconds = std::chrono::duration<double>(std::stod(std::string(token.text(0, 0))));
+      stream->expire_at(std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(seconds)));
+    }
+  }
   const int64_t live_after = broadcaster.subscribe(stream);
   std::vector<StreamEvent> backlog;
   bool truncated = false;

@@ -1,5 +1,7 @@
 #include "sparkle/events/event_stream.hpp"
 
+#include <algorithm>
+
 namespace harmony::sparkle {
 
 EventStream::EventStream(EventFilter filter, std::chrono::milliseconds keepalive)
@@ -59,10 +61,28 @@ void EventStream::deliver(const StreamEvent& event) {
 
 std::string EventStream::take(bool& finished) {
   std::lock_guard lock(mutex_);
+  if (expires_at_ && std::chrono::system_clock::now() >= *expires_at_) end_after_buffer_ = true;
   std::string out;
   out.swap(buffer_);
   finished = end_after_buffer_;
   return out;
+}
+
+std::chrono::milliseconds EventStream::keepalive_interval() const {
+  if (!expires_at_) return keepalive_;
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*expires_at_ - std::chrono::system_clock::now());
+  return std::clamp(left + std::chrono::milliseconds(1), std::chrono::milliseconds(1), keepalive_);
+}
+
+void EventStream::end() {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(mutex_);
+    end_after_buffer_ = true;
+    wake = wake_;
+  }
+  if (wake) wake();
 }
 
 void EventStream::on_ready(std::function<void()> wake) {

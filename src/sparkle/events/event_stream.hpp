@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,7 +30,11 @@ class EventStream : public ResponseStream, public EventSubscriber {
   std::string take(bool& finished) override;
   void on_ready(std::function<void()> wake) override;
   std::string keepalive() override { return ": keep-alive\n\n"; }
-  std::chrono::milliseconds keepalive_interval() const override { return keepalive_; }
+  // Until the next keep-alive, or the token's expiry if that comes first.
+  std::chrono::milliseconds keepalive_interval() const override;
+  // The stream ends when the token it was opened with expires.
+  void expire_at(std::chrono::system_clock::time_point when) { expires_at_ = when; }
+  void end() override;
 
   void deliver(const StreamEvent& event) override;
   const EventFilter& filter() const override { return filter_; }
@@ -47,6 +52,7 @@ class EventStream : public ResponseStream, public EventSubscriber {
   std::vector<StreamEvent> early_;  // live events that came before the backlog was primed
   std::set<int64_t> backlog_ids_;
   std::function<void()> wake_;
+  std::optional<std::chrono::system_clock::time_point> expires_at_;
 };
 
 }  // namespace harmony::sparkle

@@ -22,6 +22,12 @@ void add_strings(const nlohmann::json& array, std::vector<std::string>& into) {
   }
 }
 
+// The disk the agent's pool offers, unless the operator set spec.disk_gib.
+int64_t local_storage_gib(const nlohmann::json& hardware) {
+  if (!hardware.is_object() || !hardware.contains("local_storage")) return kUnboundedDiskGib;
+  return number<int64_t>(hardware["local_storage"], "capacity_bytes", kUnboundedDiskGib << 30) >> 30;
+}
+
 }  // namespace
 
 HostSpec host_from_row(const HostRow& row) {
@@ -32,7 +38,7 @@ HostSpec host_from_row(const HostRow& row) {
       threads, number<double>(row.spec, "cpu_allocation_ratio", 4.0),
       number<int64_t>(row.spec, "reserved_vcpus", 0), number<int64_t>(hw, "memory_mib", 0),
       number<double>(row.spec, "ram_allocation_ratio", 1.0), number<int64_t>(row.spec, "reserved_ram_mib", 0),
-      number<int64_t>(row.spec, "disk_gib", kUnboundedDiskGib));
+      number<int64_t>(row.spec, "disk_gib", local_storage_gib(hw)));
   add_strings(row.traits, h.traits);
   if (hw.is_object() && hw.contains("traits")) add_strings(hw["traits"], h.traits);
   std::sort(h.traits.begin(), h.traits.end());
@@ -40,6 +46,19 @@ HostSpec host_from_row(const HostRow& row) {
   h.maintenance =
       (row.spec.is_object() && row.spec.value("maintenance", false)) || row.state == "maintenance";
   h.heartbeat_fresh = row.state == "online";
+  // Agents that say what they reach are held to it; older ones reach everything.
+  if (hw.is_object() && hw.contains("bridges") && hw["bridges"].is_array()) {
+    h.all_networks = false;
+    for (const auto& bridge : hw["bridges"]) {
+      if (bridge.is_string()) h.networks.push_back(bridge_reach(bridge.get<std::string>()));
+    }
+  }
+  if (hw.is_object() && hw.contains("storage") && hw["storage"].is_array()) {
+    h.all_storage = false;
+    add_strings(hw["storage"], h.storage);
+    // Its own pool, where the local volumes pinned to it are.
+    h.storage.push_back(host_storage_reach(row.id));
+  }
   if (row.status.is_object() && row.status.contains("load")) {
     h.cpu_load_pct = number<double>(row.status["load"], "cpu_used_pct", 0.0);
   }

@@ -24,6 +24,15 @@ struct HostRow {
 };
 HostSpec host_from_row(const HostRow& row);
 
+// The names under which placement matches reachability: a flat network needs its bridge on the
+// host; a local volume needs the host whose pool holds it.
+inline std::string bridge_reach(const std::string& bridge) {
+  return "bridge:" + bridge;
+}
+inline std::string host_storage_reach(const std::string& host_id) {
+  return "host:" + host_id;
+}
+
 GroupSpec group_from_row(const std::string& id, const std::string& name, const nlohmann::json& spec);
 
 // An instance's placement needs from its stored spec.

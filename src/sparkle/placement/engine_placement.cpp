@@ -1,6 +1,8 @@
 #include "sparkle/placement/engine_placement.hpp"
 
+#include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "sparkle/placement/db_model.hpp"
 #include "sparkle/placement/explanation_json.hpp"
@@ -52,6 +54,55 @@ placement::Request to_request(const PlacementRequest& p) {
                             .failover = p.failover};
 }
 
+std::vector<std::string> volume_ids(const nlohmann::json& spec) {
+  std::vector<std::string> ids;
+  if (!spec.is_object() || !spec.contains("volumes") || !spec["volumes"].is_array()) return ids;
+  for (const auto& id : spec["volumes"]) {
+    if (id.is_string()) ids.push_back(id.get<std::string>());
+  }
+  return ids;
+}
+
+// Flat networks' bridges by network id: a host must have the bridge to reach the network.
+std::unordered_map<std::string, std::string> flat_bridges(pg::Connection& conn,
+                                                          const std::vector<std::string>* only = nullptr) {
+  std::unordered_map<std::string, std::string> bridges;
+  if (only != nullptr && only->empty()) return bridges;
+  auto rows = conn.query(
+      "SELECT id::text, coalesce(spec->>'bridge', 'br0') FROM networks"
+      " WHERE coalesce(spec->>'type', 'flat') = 'flat' AND ($1::uuid[] IS NULL OR id = ANY($1::uuid[]))",
+      only != nullptr ? std::optional<std::string>(to_pg_array(*only)) : std::nullopt);
+  for (int i = 0; i < rows.rows(); ++i) bridges.emplace(rows.text(i, 0), rows.text(i, 1));
+  return bridges;
+}
+
+// A request's networks in the names hosts declare: the bridges of its flat networks (VXLAN and
+// VLAN networks are built on any host, so they ask nothing of it).
+void use_bridges(const std::unordered_map<std::string, std::string>& bridges, placement::Request& r) {
+  std::vector<std::string> reach;
+  for (const auto& id : r.networks) {
+    auto it = bridges.find(id);
+    if (it == bridges.end()) continue;
+    auto name = placement::bridge_reach(it->second);
+    if (std::find(reach.begin(), reach.end(), name) == reach.end()) reach.push_back(std::move(name));
+  }
+  r.networks = std::move(reach);
+}
+
+// What a new placement needs reached: its flat networks' bridges, the backends of its volumes,
+// and the host of a local volume already in one host's pool.
+void add_reach(pg::Connection& conn, const PlacementRequest& request, placement::Request& r) {
+  use_bridges(flat_bridges(conn, &request.networks), r);
+  if (!request.volumes.empty()) {
+    auto rows = conn.query(
+        "SELECT DISTINCT CASE WHEN coalesce(spec->>'backend', 'local') = 'local' AND host_id IS NOT NULL"
+        " THEN 'host:' || host_id::text ELSE coalesce(spec->>'backend', 'local') END FROM volumes"
+        " WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+        to_pg_array(request.volumes));
+    for (int i = 0; i < rows.rows(); ++i) r.storage.emplace_back(rows.text(i, 0));
+  }
+}
+
 }  // namespace
 
 EnginePlacement::EnginePlacement(placement::Config config) : engine_(config) {}
@@ -74,11 +125,14 @@ void EnginePlacement::full_load(pg::Connection& conn) {
   }
   auto instances =
       conn.exec("SELECT id, host_id, spec, affinity_group_id FROM instances WHERE host_id IS NOT NULL");
+  // Allocations keep their requests for evacuation plans: networks in the hosts' terms too.
+  const auto bridges = flat_bridges(conn);
   for (int i = 0; i < instances.rows(); ++i) {
     auto id = std::string(instances.text(i, "id"));
-    fresh.allocate(placement::request_from_spec(id, instances.json(i, "spec"),
-                                                optional_text(instances, i, "affinity_group_id")),
-                   std::string(instances.text(i, "host_id")));
+    auto request = placement::request_from_spec(id, instances.json(i, "spec"),
+                                                optional_text(instances, i, "affinity_group_id"));
+    use_bridges(bridges, request);
+    fresh.allocate(request, std::string(instances.text(i, "host_id")));
     holds_.erase(id);
   }
   // Choices still in flight stay held.
@@ -103,9 +157,10 @@ void EnginePlacement::reload_instances(pg::Connection& conn, const std::vector<s
       engine_.release(id);
       continue;
     }
-    engine_.allocate(
-        placement::request_from_spec(id, rows.json(i, "spec"), optional_text(rows, i, "affinity_group_id")),
-        std::string(rows.text(i, "host_id")));
+    auto request =
+        placement::request_from_spec(id, rows.json(i, "spec"), optional_text(rows, i, "affinity_group_id"));
+    if (!request.networks.empty()) use_bridges(flat_bridges(conn, &request.networks), request);
+    engine_.allocate(request, std::string(rows.text(i, "host_id")));
   }
   for (const auto& id : ids) {
     if (seen.count(id)) continue;
@@ -215,6 +270,7 @@ PlacementOutcome EnginePlacement::place(pg::Connection& conn, const PlacementReq
   std::lock_guard lock(mutex_);
   sync(conn);
   auto r = to_request(request);
+  add_reach(conn, request, r);
   auto decision = engine_.decide(r);
   PlacementOutcome out;
   out.explanation = decision.explanation.text();
@@ -276,6 +332,7 @@ PlacementRequest placement_request_from_spec(const std::string& instance_id, con
                           .required_traits = r.required_traits,
                           .forbidden_traits = r.forbidden_traits,
                           .networks = r.networks,
+                          .volumes = volume_ids(spec),
                           .affinity_group_id = affinity_group_id};
 }
 

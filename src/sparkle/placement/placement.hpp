@@ -17,7 +17,8 @@ struct PlacementRequest {
   int64_t disk_gib = 0;
   std::vector<std::string> required_traits;
   std::vector<std::string> forbidden_traits;
-  std::vector<std::string> networks;
+  std::vector<std::string> networks;  // network ids
+  std::vector<std::string> volumes;   // volume ids
   std::optional<std::string> affinity_group_id;
   // A restart after a host failure: the reserve may be used up (see placement::Request).
   bool failover = false;

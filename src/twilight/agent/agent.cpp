@@ -430,6 +430,14 @@ void Agent::do_hello(bool startup) {
     log_->error("hello without the hypervisor's view: {}", e.what());
     hello.hardware = to_hardware_inventory(inventory_, {});
   }
+  auto storage = storage_.backends();
+  storage.insert(storage.end(), config_.storage_backends.begin(), config_.storage_backends.end());
+  hello.hardware.storage = std::move(storage);
+  if (auto capacity = storage_.capacity()) {
+    hello.hardware.local_storage =
+        proto::LocalStorage{config_.storage == "pool" ? config_.pool_name : config_.storage,
+                            capacity->capacity_bytes, capacity->available_bytes};
+  }
   hello.last_applied_revision = applied_revision_;
   emit(std::move(hello));
   if (startup) emit(proto::ResyncRequest{proto::ResyncReason::startup});

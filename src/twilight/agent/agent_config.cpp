@@ -23,6 +23,20 @@ std::string one_of(const ConfigFile& file, std::string_view key, std::string fal
   throw ConfigError(std::string(key) + " must be one of the documented values, not \"" + value + "\"");
 }
 
+std::vector<std::string> string_list(const ConfigFile& file, std::string_view key) {
+  std::vector<std::string> out;
+  auto node = file.table().at_path(key);
+  if (!node) return out;
+  const auto* array = node.as_array();
+  if (array == nullptr) throw ConfigError(std::string(key) + " must be a list of strings");
+  for (const auto& item : *array) {
+    auto text = item.value<std::string>();
+    if (!text || text->empty()) throw ConfigError(std::string(key) + " must be a list of non-empty strings");
+    out.push_back(*text);
+  }
+  return out;
+}
+
 }  // namespace
 
 AgentConfig AgentConfig::from(const ConfigFile& file) {
@@ -46,6 +60,7 @@ AgentConfig AgentConfig::from(const ConfigFile& file) {
   c.pool_path = file.get_string("storage.pool_path", "");
   if (!c.pool_path.empty() && !c.pool_path.is_absolute())
     throw ConfigError("storage.pool_path must be absolute");
+  c.storage_backends = string_list(file, "storage.backends");
   c.heartbeat_interval = positive_seconds(file, "agent.heartbeat_seconds", 2);
   c.recheck_interval = positive_seconds(file, "agent.recheck_seconds", 30);
   c.shutdown_timeout = positive_seconds(file, "agent.shutdown_timeout_seconds", 60);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/config_file.hpp"
 
@@ -25,6 +26,8 @@ struct AgentConfig {
   // [storage]: the libvirt pool (defined, built, started and autostarted when missing).
   std::string pool_name = "harmony";
   std::filesystem::path pool_path;  // empty: <state_dir>/pool
+  // Shared storage backends this host reaches besides its own pool (e.g. "ceph"), for placement.
+  std::vector<std::string> storage_backends;
   std::chrono::seconds heartbeat_interval{2};
   std::chrono::seconds recheck_interval{30};
   std::chrono::seconds shutdown_timeout{60};

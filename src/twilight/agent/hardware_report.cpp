@@ -29,6 +29,7 @@ proto::HardwareInventory to_hardware_inventory(const Inventory& inventory,
     host_nic.link_up = nic.operstate == "up";
     hardware.nics.push_back(std::move(host_nic));
   }
+  hardware.bridges = inventory.bridges;
   for (const auto& disk : inventory.disks) {
     hardware.disks.push_back(proto::HostDisk{disk.name, disk.size_bytes, disk.rotational});
   }

@@ -46,6 +46,17 @@ std::vector<NetworkInterface> discover_nics(const fs::path& root) {
   return nics;
 }
 
+std::vector<std::string> discover_bridges(const fs::path& root) {
+  std::vector<std::string> bridges;
+  const auto class_dir = root / "sys/class/net";
+  for (const auto& name : list_directory(class_dir)) {
+    std::error_code ec;
+    if (fs::is_directory(class_dir / name / "bridge", ec)) bridges.push_back(name);
+  }
+  std::sort(bridges.begin(), bridges.end());
+  return bridges;
+}
+
 bool is_pseudo_block_device(std::string_view name) {
   for (const std::string_view prefix : {"loop", "ram", "zram", "dm-"}) {
     if (name.starts_with(prefix)) return true;
@@ -97,6 +108,7 @@ Inventory discover_inventory(const fs::path& root) {
   if (!memory) throw DiscoveryError("no MemTotal in " + (root / "proc/meminfo").string());
   inventory.memory_bytes = *memory;
   inventory.nics = discover_nics(root);
+  inventory.bridges = discover_bridges(root);
   inventory.disks = discover_disks(root);
   inventory.fc_hbas = discover_fc_hbas(root);
   if (!inventory.fc_hbas.empty()) inventory.traits.push_back("fc");

@@ -44,7 +44,8 @@ struct Inventory {
   std::vector<NetworkInterface> nics;
   std::vector<BlockDevice> disks;
   std::vector<FcHba> fc_hbas;
-  std::vector<std::string> traits;  // sorted, e.g. "fc", "ssd"
+  std::vector<std::string> bridges;  // Linux bridges (sorted): the flat networks this host reaches
+  std::vector<std::string> traits;   // sorted, e.g. "fc", "ssd"
 };
 
 void to_json(nlohmann::json& j, const CpuInfo& cpu);

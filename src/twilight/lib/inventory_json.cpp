@@ -27,8 +27,9 @@ void to_json(nlohmann::json& j, const FcHba& hba) {
 }
 
 void to_json(nlohmann::json& j, const Inventory& inventory) {
-  j = {{"cpu", inventory.cpu},     {"memory_bytes", inventory.memory_bytes}, {"nics", inventory.nics},
-       {"disks", inventory.disks}, {"fc_hbas", inventory.fc_hbas},           {"traits", inventory.traits}};
+  j = {{"cpu", inventory.cpu},        {"memory_bytes", inventory.memory_bytes}, {"nics", inventory.nics},
+       {"disks", inventory.disks},    {"fc_hbas", inventory.fc_hbas},           {"traits", inventory.traits},
+       {"bridges", inventory.bridges}};
 }
 
 }  // namespace harmony::twilight

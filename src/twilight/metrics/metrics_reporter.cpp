@@ -50,6 +50,13 @@ std::uint64_t rate(std::optional<std::uint64_t> now, std::optional<std::uint64_t
 
 }  // namespace
 
+std::optional<double> parse_loadavg(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  double load = 0;
+  if (!(in >> load) || load < 0) return std::nullopt;
+  return load;
+}
+
 HostCounters parse_net_dev(std::string_view text, HostCounters counters) {
   std::istringstream in{std::string(text)};
   std::string line;
@@ -123,6 +130,7 @@ MetricsReporter::Round MetricsReporter::collect_round() {
 
   summary.host.cpu_pct = load_.cpu_used_pct();
   summary.host.mem_used_mib = load_.memory_used_mib();
+  if (auto load = parse_loadavg(read_text(root_ / "proc/loadavg"))) summary.host.load_1m = *load;
   values.push_back(gauge("harmony_host", "", "percent", "cpu", summary.host.cpu_pct));
   values.push_back(gauge("harmony_host", "", "memory", "used",
                          static_cast<double>(summary.host.mem_used_mib) * 1024 * 1024));

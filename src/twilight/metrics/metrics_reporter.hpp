@@ -30,6 +30,8 @@ struct HostCounters {
 };
 
 HostCounters parse_net_dev(std::string_view text, HostCounters counters = {});
+// The one-minute load average from /proc/loadavg; nullopt when unreadable.
+std::optional<double> parse_loadavg(std::string_view text);
 HostCounters parse_diskstats(std::string_view text, HostCounters counters = {});
 
 // Every `interval`, on its own thread: the host's CPU use, memory in use, network and disk
