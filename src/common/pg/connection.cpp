@@ -73,6 +73,10 @@ void Connection::check(PGresult* raw) {
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
   const char* state_field = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
   std::string state = state_field ? state_field : "";
+  // Errors libpq makes itself carry no SQLSTATE. When a write hits a server that went away, libpq
+  // reports "server closed the connection unexpectedly" but keeps CONNECTION_OK until it next
+  // reads: read now, so that the status tells (a request then gets 503, not 500).
+  if (state.empty() && PQstatus(conn_.get()) == CONNECTION_OK) PQconsumeInput(conn_.get());
   std::string message = PQerrorMessage(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK || is_unavailable_state(state, conn_.get())) {
     throw DbUnavailable("database unavailable: " + message);

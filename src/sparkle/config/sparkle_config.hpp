@@ -24,7 +24,7 @@ struct SparkleConfig {
   std::string controller_id;  // recorded with the epoch it leads
   // GET /api/v1/events writes a comment after this much silence.
   std::chrono::seconds events_keepalive{15};
-  std::string controller_mode = "single";  // or "clustered" (docs/ha.md)
+  std::string controller_mode = "single";  // or "clustered", "floating" (docs/ha.md)
   ZooKeeperOptions zookeeper;
   std::string image_store_dir = "/var/lib/sparkle/images";
   std::string log_level = "info";
