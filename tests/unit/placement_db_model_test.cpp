@@ -63,6 +63,10 @@ TEST(PlacementDbModel, WhatTheAgentReachesAndItsPoolSizeComeFromItsInventory) {
   EXPECT_EQ(h.capacity.disk_gib, 500);
   row.spec["disk_gib"] = 100;
   EXPECT_EQ(host_from_row(row).capacity.disk_gib, 100) << "the operator's figure wins";
+
+  row.spec = json::object();
+  row.hardware["local_storage"] = {{"pool", "harmony"}};
+  EXPECT_EQ(host_from_row(row).capacity.disk_gib, kUnboundedDiskGib) << "a pool that does not say its size";
 }
 
 TEST(PlacementDbModel, GroupAndRequestFromSpecs) {

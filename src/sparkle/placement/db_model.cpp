@@ -25,7 +25,9 @@ void add_strings(const nlohmann::json& array, std::vector<std::string>& into) {
 // The disk the agent's pool offers, unless the operator set spec.disk_gib.
 int64_t local_storage_gib(const nlohmann::json& hardware) {
   if (!hardware.is_object() || !hardware.contains("local_storage")) return kUnboundedDiskGib;
-  return number<int64_t>(hardware["local_storage"], "capacity_bytes", kUnboundedDiskGib << 30) >> 30;
+  // -1 for "not reported": the unbounded default in bytes would not fit in 64 bits.
+  auto bytes = number<int64_t>(hardware["local_storage"], "capacity_bytes", -1);
+  return bytes < 0 ? kUnboundedDiskGib : bytes >> 30;
 }
 
 }  // namespace
