@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/crypto/password_hash.hpp"
 #include "common/pg/connection.hpp"
 #include "support/http_client.hpp"
+#include "support/seeded_tenant.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 #include "support/zookeeper_ensemble.hpp"
@@ -137,22 +137,9 @@ int run_bench(int trials) {
   }
 
   // A tenant with a member, a quota and an image, straight in SQL (an unfenced session).
-  auto tenant = std::string(sql.query("INSERT INTO tenants (name) VALUES ('bench') RETURNING id").text(0, 0));
-  auto user =
-      std::string(sql.query("INSERT INTO users (username, password_hash) VALUES ('member', $1) RETURNING id",
-                            crypto::hash_password(kPassword))
-                      .text(0, 0));
-  sql.query("INSERT INTO role_assignments (tenant_id, user_id, role) VALUES ($1, $2, 'member')", tenant,
-            user);
-  sql.query(
-      "INSERT INTO quotas (tenant_id, instances, vcpus, ram_mib) VALUES ($1, 10000000, 10000000, 1000000000)",
-      tenant);
-  auto image =
-      std::string(sql.query("INSERT INTO images (tenant_id, name, upload_state, disk_format, size_bytes,"
-                            " sha256) VALUES ($1, 'img', 'active', 'raw', 1024, repeat('0', 64))"
-                            " RETURNING id",
-                            tenant)
-                      .text(0, 0));
+  auto seeded = seed_member_tenant(sql, "bench", "member", kPassword);
+  const std::string tenant = seeded.tenant_id;
+  const std::string image = seeded.image_id;
   HttpClient login(cluster.port(leader));
   if (login.login("member", kPassword, "bench").status != 201) {
     std::fprintf(stderr, "login failed\n");

@@ -16,11 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/crypto/password_hash.hpp"
 #include "common/pg/connection.hpp"
 #include "common/pg/errors.hpp"
 #include "support/http_client.hpp"
 #include "support/replicated_postgres.hpp"
+#include "support/seeded_tenant.hpp"
 #include "support/sparkle_process.hpp"
 
 using namespace harmony;
@@ -35,32 +35,6 @@ constexpr int kClients = 8;
 constexpr int kKillAfter = 100;
 constexpr auto kWithoutPrimary = std::chrono::milliseconds(1500);
 constexpr const char* kPassword = "db-failover-test-password";
-
-struct Seeded {
-  std::string tenant;
-  std::string image;
-};
-
-// A tenant with a member, a quota and an image, straight in SQL.
-Seeded seed(pg::Connection& sql) {
-  Seeded s;
-  s.tenant = sql.query("INSERT INTO tenants (name) VALUES ('dbfailover') RETURNING id").text(0, 0);
-  auto user =
-      std::string(sql.query("INSERT INTO users (username, password_hash) VALUES ('member', $1) RETURNING id",
-                            crypto::hash_password(kPassword))
-                      .text(0, 0));
-  sql.query("INSERT INTO role_assignments (tenant_id, user_id, role) VALUES ($1, $2, 'member')", s.tenant,
-            user);
-  sql.query(
-      "INSERT INTO quotas (tenant_id, instances, vcpus, ram_mib) VALUES ($1, 100000, 100000, 100000000)",
-      s.tenant);
-  s.image = sql.query(
-                   "INSERT INTO images (tenant_id, name, upload_state, disk_format, size_bytes, sha256)"
-                   " VALUES ($1, 'img', 'active', 'raw', 1024, repeat('0', 64)) RETURNING id",
-                   s.tenant)
-                .text(0, 0);
-  return s;
-}
 
 }  // namespace
 
@@ -82,10 +56,10 @@ TEST(DatabaseFailoverTest, PrimaryCrashUnderLoadLosesNoAcknowledgedWriteAndNever
   }
 
   SparkleProcess sparkle(pg.multi_host_conninfo("harmony"));
-  Seeded setup;
+  SeededTenant setup;
   {
     pg::Connection sql(pg.primary_conninfo("harmony"));
-    setup = seed(sql);
+    setup = seed_member_tenant(sql, "dbfailover", "member", kPassword);
   }
   HttpClient login(sparkle.port());
   ASSERT_EQ(login.login("member", kPassword, "dbfailover").status, 201);
@@ -125,7 +99,7 @@ TEST(DatabaseFailoverTest, PrimaryCrashUnderLoadLosesNoAcknowledgedWriteAndNever
   };
   auto create = [&](int i) {
     json body = {{"name", "vm-" + std::to_string(i)},
-                 {"spec", {{"vcpus", 1}, {"ram_mib", 256}, {"disk_gib", 1}, {"image_id", setup.image}}}};
+                 {"spec", {{"vcpus", 1}, {"ram_mib", 256}, {"disk_gib", 1}, {"image_id", setup.image_id}}}};
     HttpClient client(sparkle.port());
     client.set_token(token);
     while (Clock::now() < deadline) {
@@ -173,12 +147,12 @@ TEST(DatabaseFailoverTest, PrimaryCrashUnderLoadLosesNoAcknowledgedWriteAndNever
     ASSERT_EQ(row.rows(), 1) << "acknowledged create " << i << " was lost";
     EXPECT_EQ(row.text(0, 0), "vm-" + std::to_string(i));
   }
-  EXPECT_EQ(sql.query("SELECT count(*) FROM instances WHERE tenant_id = $1", setup.tenant).int64(0, 0),
+  EXPECT_EQ(sql.query("SELECT count(*) FROM instances WHERE tenant_id = $1", setup.tenant_id).int64(0, 0),
             kCreates)
       << "a retried create was duplicated";
   EXPECT_EQ(sql.query("SELECT count(*) FROM (SELECT name FROM instances WHERE tenant_id = $1 GROUP BY name"
                       " HAVING count(*) > 1) d",
-                      setup.tenant)
+                      setup.tenant_id)
                 .int64(0, 0),
             0);
 

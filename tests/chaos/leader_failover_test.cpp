@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/crypto/password_hash.hpp"
 #include "common/pg/connection.hpp"
 #include "support/http_client.hpp"
+#include "support/seeded_tenant.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 #include "support/zookeeper_server.hpp"
@@ -106,23 +106,9 @@ TEST(LeaderFailoverTest, KillingTheLeaderDuringCreatesLosesAndDuplicatesNothing)
   int64_t first_epoch = sql.exec("SELECT epoch FROM controller_epoch").int64(0, 0);
 
   // A tenant with a member, a quota and an image, straight in SQL (an unfenced session).
-  auto tenant =
-      std::string(sql.query("INSERT INTO tenants (name) VALUES ('failover') RETURNING id").text(0, 0));
-  auto user =
-      std::string(sql.query("INSERT INTO users (username, password_hash) VALUES ('member', $1) RETURNING id",
-                            crypto::hash_password(kPassword))
-                      .text(0, 0));
-  sql.query("INSERT INTO role_assignments (tenant_id, user_id, role) VALUES ($1, $2, 'member')", tenant,
-            user);
-  sql.query(
-      "INSERT INTO quotas (tenant_id, instances, vcpus, ram_mib) VALUES ($1, 100000, 100000, 100000000)",
-      tenant);
-  auto image =
-      std::string(sql.query("INSERT INTO images (tenant_id, name, upload_state, disk_format, size_bytes,"
-                            " sha256) VALUES ($1, 'img', 'active', 'raw', 1024, repeat('0', 64))"
-                            " RETURNING id",
-                            tenant)
-                      .text(0, 0));
+  auto seeded = seed_member_tenant(sql, "failover", "member", kPassword);
+  const std::string tenant = seeded.tenant_id;
+  const std::string image = seeded.image_id;
   HttpClient login_client(cluster.at(leader).port());
   ASSERT_EQ(login_client.login("member", kPassword, "failover").status, 201);
   const std::string token = login_client.token();
