@@ -4,11 +4,13 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/pg/errors.hpp"
 #include "sparkle/leadership/leadership.hpp"
-#include "sparkle/placement/placement.hpp"
+#include "sparkle/placement/engine_placement.hpp"
+#include "sparkle/placement/pinned_volumes.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -69,65 +71,81 @@ void purge_deleted(pg::Pool& db, int64_t epoch, const std::string& host_id, int6
 
 enum class Outcome { moved, unplaced, skipped };
 
+// Reported once; the next rounds try again quietly.
+void report_unplaced(pg::Pool& db, int64_t epoch, int64_t stale_after_seconds, const std::string& host_id,
+                     const std::string& id, const std::string& reason) {
+  db.transact([&](pg::Connection& conn) {
+    require_epoch(conn, epoch);
+    if (!still_off(conn, host_id, stale_after_seconds)) return;
+    auto fresh = conn.query(
+        "SELECT 1 FROM instances WHERE id = $1 AND host_id = $2 AND deleted_at IS NULL"
+        " AND status->'recovery' IS NULL FOR UPDATE",
+        id, host_id);
+    if (fresh.empty()) return;
+    nlohmann::json recovery = {{"state", "unplaced"}, {"failed_host_id", host_id}, {"reason", reason}};
+    conn.query(
+        "UPDATE instances SET status = status || jsonb_build_object('recovery', $2::jsonb), updated_at = "
+        "now()"
+        " WHERE id = $1",
+        id, recovery);
+    conn.query(
+        "INSERT INTO events (tenant_id, resource_type, resource_id, host_id, kind, detail)"
+        " SELECT tenant_id, 'instance', id, $2::uuid, 'restart_unplaceable', $3::jsonb FROM instances"
+        " WHERE id = $1",
+        id, host_id, recovery);
+    spdlog::error("instance {} of failed host {} cannot be restarted elsewhere: {}", id, host_id, reason);
+  });
+}
+
+// One unit of a relocation (an instance, or every member of a hard affinity group) in one
+// epoch-checked transaction: all of it moves or none.
 Outcome restart_elsewhere(pg::Pool& db, int64_t epoch, int64_t stale_after_seconds,
-                          const std::string& host_id, const std::string& id) {
-  auto& placement = default_placement();
+                          const std::string& host_id, const std::vector<placement::Move>& unit) {
+  auto& placement = static_cast<EnginePlacement&>(default_placement());
+  std::vector<std::string> ids;
+  for (const auto& m : unit) ids.push_back(m.instance_id);
+  auto forget = [&] {
+    auto conn = db.acquire();
+    placement.forget(*conn, ids);
+  };
   try {
-    return db.transact([&](pg::Connection& conn) {
+    auto outcome = db.transact([&](pg::Connection& conn) {
       require_epoch(conn, epoch);
       if (!still_off(conn, host_id, stale_after_seconds)) return Outcome::skipped;
-      auto instance = conn.query(
-          "SELECT spec, affinity_group_id, status->'recovery' IS NOT NULL FROM instances"
-          " WHERE id = $1 AND host_id = $2 AND deleted_at IS NULL FOR UPDATE",
-          id, host_id);
-      if (instance.empty()) return Outcome::skipped;
-      std::optional<std::string> group;
-      if (!instance.is_null(0, 1)) group = std::string(instance.text(0, 1));
-      auto request = placement_request_from_spec(id, instance.json(0, 0), group);
-      request.failover = true;
-      auto outcome = placement.place(conn, request);
-      if (outcome.host_id) {
+      for (const auto& m : unit) {
+        if (conn.query("SELECT 1 FROM instances WHERE id = $1 AND host_id = $2 AND deleted_at IS NULL FOR "
+                       "UPDATE",
+                       m.instance_id, host_id)
+                .empty())
+          return Outcome::skipped;
+      }
+      for (const auto& m : unit) {
         // Never reported by the new host yet: pending_action is `create` again until it is.
         conn.query(
             "UPDATE instances SET host_id = $2, observed_generation = 0, updated_at = now(),"
             " status = jsonb_build_object('state', 'restarting', 'recovered_from', $3::text,"
             "  'message', 'restarting on another host: host ' || $3::text || ' failed and was fenced')"
             " WHERE id = $1",
-            id, *outcome.host_id, host_id);
+            m.instance_id, m.to, host_id);
         conn.query(
             "INSERT INTO events (tenant_id, resource_type, resource_id, host_id, kind, detail)"
             " SELECT tenant_id, 'instance', id, $2::uuid, 'restarted_elsewhere',"
-            "  jsonb_build_object('from_host_id', $3::text, 'to_host_id', $2::text) FROM instances WHERE id "
-            "= $1",
-            id, *outcome.host_id, host_id);
-        return Outcome::moved;
+            "  jsonb_build_object('from_host_id', $3::text, 'to_host_id', $2::text, 'moved_with', $4::int) "
+            "FROM"
+            " instances WHERE id = $1",
+            m.instance_id, m.to, host_id, static_cast<int>(unit.size()) - 1);
       }
-      if (!instance.boolean(0, 2)) {
-        // Reported once; the next rounds try again quietly.
-        nlohmann::json recovery = {
-            {"state", "unplaced"}, {"failed_host_id", host_id}, {"reason", outcome.explanation}};
-        conn.query(
-            "UPDATE instances SET status = status || jsonb_build_object('recovery', $2::jsonb), updated_at = "
-            "now()"
-            " WHERE id = $1",
-            id, recovery);
-        conn.query(
-            "INSERT INTO events (tenant_id, resource_type, resource_id, host_id, kind, detail)"
-            " SELECT tenant_id, 'instance', id, $2::uuid, 'restart_unplaceable', $3::jsonb FROM instances"
-            " WHERE id = $1",
-            id, host_id, recovery);
-        spdlog::error("instance {} of failed host {} cannot be restarted elsewhere: {}", id, host_id,
-                      outcome.explanation);
-      }
-      return Outcome::unplaced;
+      return Outcome::moved;
     });
+    if (outcome != Outcome::moved) forget();
+    return outcome;
   } catch (const pg::DbError& e) {
-    placement.cancel(id);
+    forget();
     // Lost a race for the last room of the chosen host: tried again next round.
     if (e.sqlstate == kHostFullSqlstate) return Outcome::unplaced;
     throw;
   } catch (...) {
-    placement.cancel(id);
+    forget();
     throw;
   }
 }
@@ -138,27 +156,41 @@ RecoveryRound recover_fenced_hosts(pg::Pool& db, int64_t epoch, int64_t stale_af
   RecoveryRound round;
   for (const auto& host : hosts_to_recover(db, epoch)) {
     purge_deleted(db, epoch, host.id, stale_after_seconds);
-    // Largest first, as evacuation plans do: the small ones fit in what is left.
-    auto instances = [&] {
+    auto [pinned, relocation] = [&] {
       auto conn = db.acquire();
-      return conn->query(
-          "SELECT id FROM instances WHERE host_id = $1 AND deleted_at IS NULL"
-          " ORDER BY coalesce((spec->>'vcpus')::bigint, 0) DESC, coalesce((spec->>'ram_mib')::bigint, 0) "
-          "DESC, id",
-          host.id);
+      auto pinned = instances_pinned_by_local_volumes(*conn, host.id);
+      auto listed =
+          conn->query("SELECT id FROM instances WHERE host_id = $1 AND deleted_at IS NULL", host.id);
+      std::vector<std::string> movable;
+      for (int r = 0; r < listed.rows(); ++r) {
+        std::string id(listed.text(r, 0));
+        if (!pinned.count(id)) movable.push_back(std::move(id));
+      }
+      // Hard affinity groups as one, then the others largest first (placement::relocate).
+      auto relocation =
+          static_cast<EnginePlacement&>(default_placement()).relocate(*conn, movable, /*failover=*/true);
+      return std::pair(std::move(pinned), std::move(relocation));
     }();
     int64_t moved = 0, unplaced = 0;
-    for (int r = 0; r < instances.rows(); ++r) {
-      switch (restart_elsewhere(db, epoch, stale_after_seconds, host.id, std::string(instances.text(r, 0)))) {
+    for (const auto& unit : relocation.units) {
+      switch (restart_elsewhere(db, epoch, stale_after_seconds, host.id, unit)) {
         case Outcome::moved:
-          ++moved;
+          moved += static_cast<int64_t>(unit.size());
           break;
         case Outcome::unplaced:
-          ++unplaced;
+          unplaced += static_cast<int64_t>(unit.size());
           break;
         case Outcome::skipped:
           break;
       }
+    }
+    for (const auto& stuck : relocation.stuck) {
+      report_unplaced(db, epoch, stale_after_seconds, host.id, stuck.instance_id, stuck.explanation);
+      ++unplaced;
+    }
+    for (const auto& [id, reason] : pinned) {
+      report_unplaced(db, epoch, stale_after_seconds, host.id, id, reason);
+      ++unplaced;
     }
     round.restarted += moved;
     round.unplaced += unplaced;

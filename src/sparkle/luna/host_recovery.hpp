@@ -8,10 +8,14 @@ namespace harmony::sparkle {
 
 // The restart half of host-outage handling, run only for hosts whose fencing succeeded (or that
 // an operator confirmed off): fenced -> recovering -> down.
-//  - Every instance of a `recovering` host is placed by the placement engine with every filter
-//    (traits, networks, hard anti-affinity, capacity) but the reserve admission, since the
-//    reserve is kept for exactly this; the move (host_id, and with it the host allocations and
-//    both hosts' desired states) is one epoch-checked transaction per instance.
+//  - The instances of a `recovering` host are placed by the placement engine as one relocation
+//    (placement::relocate): every filter (traits, networks, storage, hard anti-affinity,
+//    capacity) but the reserve admission, since the reserve is kept for exactly this; the members
+//    of a hard affinity group move together onto one host or not at all. Each unit (an instance,
+//    or a whole group) moves in one epoch-checked transaction (host_id, and with it the host
+//    allocations and both hosts' desired states).
+//  - An instance with a local volume in the failed host's pool cannot run anywhere else: it is
+//    reported unplaced with that reason, never started elsewhere without its data.
 //  - What no host takes is reported, never forced: instance status `recovery`, an event, and the
 //    host's `outage_alert`; it stays on the down host and is tried again every round.
 //  - Instances deleted before the outage are purged: the fenced host can no longer report them

@@ -313,6 +313,62 @@ void EnginePlacement::refresh_host(pg::Connection& conn, const std::string& host
   reload_instances(conn, ids);
 }
 
+EnginePlacement::Relocation EnginePlacement::relocate(pg::Connection& conn,
+                                                      const std::vector<std::string>& instance_ids,
+                                                      bool failover) {
+  Relocation out;
+  if (instance_ids.empty()) return out;
+  std::lock_guard lock(mutex_);
+  sync(conn);
+  auto rows = conn.query(
+      "SELECT id, host_id, spec, affinity_group_id FROM instances"
+      " WHERE id = ANY($1::uuid[]) AND host_id IS NOT NULL AND deleted_at IS NULL ORDER BY id",
+      to_pg_array(instance_ids));
+  std::vector<std::string> present;
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto id = std::string(rows.text(i, "id"));
+    auto p =
+        placement_request_from_spec(id, rows.json(i, "spec"), optional_text(rows, i, "affinity_group_id"));
+    p.failover = failover;
+    auto r = to_request(p);
+    add_reach(conn, p, r);
+    engine_.allocate(r, std::string(rows.text(i, "host_id")));
+    if (engine_.allocations().count(id)) present.push_back(std::move(id));
+  }
+  auto relocation = placement::relocate(engine_, present);
+  // The stored requests keep their constraints for later plans, not the failover exemption.
+  for (const auto& id : present) {
+    auto found = engine_.allocations().find(id);
+    if (found == engine_.allocations().end() || !found->second.request.failover) continue;
+    auto request = found->second.request;
+    request.failover = false;
+    engine_.allocate(request, std::string(found->second.host_id));
+  }
+  std::map<std::string, size_t> unit_of_group;
+  const auto now = Clock::now();
+  for (auto& move : relocation.moves) {
+    const auto& request = engine_.allocations().at(move.instance_id).request;
+    holds_[move.instance_id] = Hold{request, move.to, now};
+    const auto* group = request.group_id ? engine_.group(*request.group_id) : nullptr;
+    if (group != nullptr && group->policy == placement::GroupPolicy::affinity &&
+        group->strength == placement::GroupStrength::hard) {
+      auto [it, added] = unit_of_group.emplace(*request.group_id, out.units.size());
+      if (added) out.units.emplace_back();
+      out.units[it->second].push_back(std::move(move));
+    } else {
+      out.units.push_back({std::move(move)});
+    }
+  }
+  out.stuck = std::move(relocation.stuck);
+  return out;
+}
+
+void EnginePlacement::forget(pg::Connection& conn, const std::vector<std::string>& instance_ids) {
+  std::lock_guard lock(mutex_);
+  for (const auto& id : instance_ids) holds_.erase(id);
+  reload_instances(conn, instance_ids);
+}
+
 Placement& default_placement() {
   static EnginePlacement placement;
   return placement;

@@ -7,6 +7,7 @@
 
 #include "sparkle/placement/engine.hpp"
 #include "sparkle/placement/placement.hpp"
+#include "sparkle/placement/plans.hpp"
 
 namespace harmony::sparkle {
 
@@ -23,6 +24,18 @@ class EnginePlacement : public Placement {
   PlacementOutcome place(pg::Connection& conn, const PlacementRequest& request) override;
   void cancel(const std::string& instance_id) override;
   void refresh_host(pg::Connection& conn, const std::string& host_id) override;
+
+  // Moves placed instances off their hosts with placement::relocate, their requests as a new
+  // placement sees them (flat networks' bridges, volumes' backends and pinned hosts): the
+  // members of a hard affinity group move as one. Each unit is what must commit together (one
+  // move, or a whole group's). The moves are held like place()'s choices until their rows commit;
+  // forget() drops the holds of those that did not.
+  struct Relocation {
+    std::vector<std::vector<placement::Move>> units;
+    std::vector<placement::Stuck> stuck;
+  };
+  Relocation relocate(pg::Connection& conn, const std::vector<std::string>& instance_ids, bool failover);
+  void forget(pg::Connection& conn, const std::vector<std::string>& instance_ids);
 
   // Runs `work` on the engine, brought up to date, under its lock (read-only views: dry-run,
   // headroom, plans).
