@@ -13,8 +13,8 @@
 
 #include "common/crypto/sha256.hpp"
 #include "support/http_client.hpp"
+#include "support/rainbow_browser.hpp"
 #include "support/rainbow_process.hpp"
-#include "support/secret_registry.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 
@@ -23,42 +23,7 @@ using nlohmann::json;
 
 namespace {
 
-// A browser's view of Rainbow: one connection, the session cookie and the CSRF token.
-class Browser {
- public:
-  explicit Browser(uint16_t port) : http_(port) {}
-
-  HttpResult open() {
-    auto r = http_.get("/rainbow/v1/session");
-    auto set_cookie = r.header("set-cookie");
-    if (!set_cookie.empty()) cookie_ = set_cookie.substr(0, set_cookie.find(';'));
-    if (r.status == 200) csrf_ = r.json().at("csrf_token").get<std::string>();
-    // Session ids and CSRF tokens are as good as a login: scripts/check-logs makes sure that
-    // Rainbow's log never shows them.
-    if (!cookie_.empty()) remember_secret(cookie_.substr(cookie_.find('=') + 1));
-    if (!csrf_.empty()) remember_secret(csrf_);
-    return r;
-  }
-  HttpResult send(const std::string& method, const std::string& target, const std::string& body = "",
-                  std::map<std::string, std::string> headers = {}, bool with_csrf = true) {
-    if (!cookie_.empty()) headers["Cookie"] = cookie_;
-    if (with_csrf && !csrf_.empty()) headers["X-CSRF-Token"] = csrf_;
-    return http_.request(method, target, body, headers);
-  }
-  HttpResult get(const std::string& target) { return send("GET", target); }
-  HttpResult post(const std::string& target, const json& body, bool with_csrf = true) {
-    return send("POST", target, body.dump(), {{"Content-Type", "application/json"}}, with_csrf);
-  }
-  HttpResult login(const std::string& cloud, const std::string& user, const std::string& password) {
-    return post("/rainbow/v1/clouds/" + cloud + "/login", {{"username", user}, {"password", password}});
-  }
-  const std::string& cookie() const { return cookie_; }
-
- private:
-  HttpClient http_;
-  std::string cookie_;
-  std::string csrf_;
-};
+using Browser = RainbowBrowser;
 
 uint16_t closed_port() {
   // Bound for the whole test process and never listening: connections are refused at once.

@@ -13,8 +13,13 @@ using sparkle::Response;
 Application::Application(RainbowConfig config)
     : config_(std::move(config)),
       gateway_(config_),
+      proxy_(gateway_, {.max_body_bytes = config_.http.max_body_bytes,
+                        .max_upload_bytes = config_.http.max_upload_bytes,
+                        .io_timeout = config_.http.io_timeout,
+                        .upstream_timeout = config_.upstream_timeout,
+                        .slow_reader_timeout = config_.slow_reader_timeout}),
       files_(config_.web_root),
-      server_(ioc_, router_, config_.http) {
+      server_(ioc_, router_, proxy_, config_.http, config_.handler_threads) {
   register_routes();
 }
 

@@ -68,6 +68,7 @@ RainbowConfig RainbowConfig::from(const ConfigFile& file) {
   RainbowConfig c;
   parse_listen(file.get_string("server.listen", "127.0.0.1:8090"), c.http);
   c.http_threads = static_cast<int>(positive(file, "server.threads", 4));
+  c.handler_threads = static_cast<size_t>(positive(file, "server.handler_threads", 4));
   c.http.max_body_bytes = static_cast<size_t>(positive(file, "server.max_body_bytes", 1 << 20));
   c.http.max_upload_bytes = static_cast<uint64_t>(positive(file, "server.max_upload_bytes", 100ll << 30));
   // Behind nginx (TLS), the browser's address reaches Rainbow only in X-Forwarded-For; Rainbow
@@ -84,6 +85,7 @@ RainbowConfig RainbowConfig::from(const ConfigFile& file) {
   c.max_sessions = static_cast<size_t>(positive(file, "sessions.max_sessions", 10000));
   c.upstream_timeout = std::chrono::milliseconds(positive(file, "upstream.timeout_ms", 15000));
   c.probe_timeout = std::chrono::milliseconds(positive(file, "upstream.probe_timeout_ms", 1500));
+  c.slow_reader_timeout = std::chrono::milliseconds(positive(file, "events.slow_reader_timeout_ms", 10000));
   c.clouds = parse_clouds(file);
   c.log_level = file.get_string("log.level", "info");
   c.log_file = file.get_string("log.file", "");

@@ -38,8 +38,20 @@ HeaderList forwarded_headers(const sparkle::Request& request) {
   return out;
 }
 
+namespace {
+
+// X-Accel-Buffering: a proxy in front of Rainbow (nginx) must not hold event streams back either.
+constexpr std::array kPassedAnswerFields{"etag", "idempotent-replayed", "retry-after", "content-disposition",
+                                         "x-accel-buffering"};
+
+std::string browser_location(const std::string& location, const std::string& cloud) {
+  return location.starts_with("/") ? "/clouds/" + cloud + location : location;
+}
+
+}  // namespace
+
 sparkle::Response browser_response(const UpstreamResponse& upstream, const std::string& cloud) {
-  static constexpr std::array kPassed{"etag", "idempotent-replayed", "retry-after", "content-disposition"};
+  const auto& kPassed = kPassedAnswerFields;
   sparkle::Response out;
   out.status = upstream.status;
   out.content_type = upstream.header("content-type").value_or("");
@@ -48,10 +60,23 @@ sparkle::Response browser_response(const UpstreamResponse& upstream, const std::
     if (auto value = upstream.header(name)) out.with_header(name, *value);
   }
   if (auto location = upstream.header("location")) {
-    out.with_header("Location", location->starts_with("/") ? "/clouds/" + cloud + *location : *location);
+    out.with_header("Location", browser_location(*location, cloud));
   }
   out.with_header("Cache-Control", "no-store");
   return out;
+}
+
+void copy_answer_fields(const boost::beast::http::response_header<>& from,
+                        boost::beast::http::response_header<>& to, const std::string& cloud) {
+  namespace http = boost::beast::http;
+  if (auto type = from.find(http::field::content_type); type != from.end())
+    to.set(http::field::content_type, type->value());
+  for (const char* name : kPassedAnswerFields) {
+    if (auto field = from.find(name); field != from.end()) to.set(name, field->value());
+  }
+  if (auto location = from.find(http::field::location); location != from.end())
+    to.set(http::field::location, browser_location(std::string(location->value()), cloud));
+  to.set(http::field::cache_control, "no-store");
 }
 
 }  // namespace harmony::rainbow

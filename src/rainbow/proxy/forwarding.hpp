@@ -1,5 +1,7 @@
 #pragma once
 
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 #include <optional>
 #include <string>
 
@@ -18,5 +20,10 @@ HeaderList forwarded_headers(const sparkle::Request& request);
 
 // Sparkle's answer as Rainbow's, with Location moved under /clouds/NAME.
 sparkle::Response browser_response(const UpstreamResponse& upstream, const std::string& cloud);
+
+// The same for a streamed answer: the head fields of Sparkle's answer that the browser gets
+// (framing fields are the proxy's business).
+void copy_answer_fields(const boost::beast::http::response_header<>& from,
+                        boost::beast::http::response_header<>& to, const std::string& cloud);
 
 }  // namespace harmony::rainbow

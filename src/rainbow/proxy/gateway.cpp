@@ -5,7 +5,6 @@
 #include <future>
 
 #include "common/crypto/constant_time.hpp"
-#include "rainbow/proxy/event_relay.hpp"
 #include "rainbow/proxy/forwarding.hpp"
 #include "sparkle/http/api_error.hpp"
 
@@ -17,8 +16,9 @@ using sparkle::Response;
 
 namespace {
 
-constexpr size_t kMaxResponseBytes = 64u << 20;
-constexpr const char* kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+// Rainbow's own calls (logins, logouts, health checks) get short answers; API calls stream
+// through the StreamProxy instead.
+constexpr size_t kMaxResponseBytes = 1u << 20;
 
 bool is_safe(const std::string& method) {
   return method == "GET" || method == "HEAD";
@@ -60,12 +60,6 @@ void Gateway::register_routes(sparkle::Router& router) {
   router.add("POST", "/rainbow/v1/logout", [this](Request& r) { return logout_all(r); });
   router.add("POST", "/rainbow/v1/clouds/{cloud}/login", [this](Request& r) { return login(r); });
   router.add("POST", "/rainbow/v1/clouds/{cloud}/logout", [this](Request& r) { return logout(r); });
-  // Before the generic route, so that image files stream through instead of being buffered.
-  router.add_upload("PUT", "/clouds/{cloud}/api/v1/images/{id}/file",
-                    [this](Request& r) { return forward_upload(r); });
-  for (const char* method : kMethods) {
-    router.add(method, "/clouds/{cloud}/api/v1/{rest...}", [this](Request& r) { return forward(r); });
-  }
 }
 
 const CloudConfig& Gateway::cloud(const Request& request) const {
@@ -201,109 +195,20 @@ Response Gateway::logout_all(Request& request) {
   return response;
 }
 
-Response Gateway::forward(Request& request) {
+ForwardPlan Gateway::plan(const Request& request) {
   const auto& target = cloud(request);
   auto session = require_session(request);
   require_csrf(request, session);
   const auto& login = require_login(session, target);
-  const auto& rest = request.param("rest");
-  auto path = upstream_target(rest, request);
+  auto path = upstream_target(request.param("rest"), request);
   if (!path) throw sparkle::not_found("path " + request.path);
-  auto headers = forwarded_headers(request);
-  headers.emplace_back("authorization", "Bearer " + login.token);
-  if (rest == "events" && request.method == "GET")
-    return forward_events(request, target, session, *path, headers);
-  UpstreamResponse answer;
-  try {
-    answer = exchange(target).send({request.method, *path, std::move(headers), request.body});
-  } catch (const UpstreamUnavailable& e) {
-    throw unavailable(target, e.what());
-  }
-  // The token expired or was revoked elsewhere: forget it, so the dashboard asks to log in.
-  if (answer.status == 401) sessions_.drop_login(session.id, target.name);
-  return browser_response(answer, target.name);
+  ForwardPlan plan{&target, session.id, std::move(*path), forwarded_headers(request)};
+  plan.headers.emplace_back("authorization", "Bearer " + login.token);
+  return plan;
 }
 
-Response Gateway::forward_events(const Request& request, const CloudConfig& target,
-                                 const SessionView& session, const std::string& path,
-                                 const HeaderList& headers) {
-  auto upstream = std::make_unique<UpstreamExchange>(target.url, config_.upstream_timeout, kMaxResponseBytes);
-  UpstreamResponse head;
-  try {
-    head = upstream->send_and_read_head({"GET", path, headers, ""});
-    if (head.status != 200) {
-      // An error (401, 404 from a Sparkle without the stream...): a short body, relayed whole.
-      bool done = false;
-      while (!done) head.body += upstream->read_some(config_.upstream_timeout, done);
-    }
-  } catch (const UpstreamUnavailable& e) {
-    throw unavailable(target, e.what());
-  }
-  if (head.status != 200) {
-    if (head.status == 401) sessions_.drop_login(session.id, target.name);
-    return browser_response(head, target.name);
-  }
-  spdlog::info("request {}: relaying the event stream of cloud {}", request.request_id, target.name);
-  Response response;
-  response.status = 200;
-  response.content_type = "text/event-stream";
-  response.stream = std::make_shared<EventRelay>(std::move(upstream));
-  return response;
-}
-
-namespace {
-
-class UpstreamUploadSink : public sparkle::UploadSink {
- public:
-  UpstreamUploadSink(std::unique_ptr<UpstreamExchange> exchange, std::string cloud)
-      : exchange_(std::move(exchange)), cloud_(std::move(cloud)) {}
-  void write(std::string_view chunk) override {
-    try {
-      exchange_->write_chunk(chunk);
-    } catch (const UpstreamUnavailable& e) {
-      throw ApiError(502, "cloud_unavailable", "cloud " + cloud_ + " stopped taking the upload: " + e.what());
-    }
-  }
-  Response finish() override {
-    try {
-      return browser_response(exchange_->finish_stream(), cloud_);
-    } catch (const UpstreamUnavailable& e) {
-      throw ApiError(502, "cloud_unavailable",
-                     "cloud " + cloud_ + " did not confirm the upload: " + e.what());
-    }
-  }
-
- private:
-  std::unique_ptr<UpstreamExchange> exchange_;
-  std::string cloud_;
-};
-
-}  // namespace
-
-std::unique_ptr<sparkle::UploadSink> Gateway::forward_upload(Request& request) {
-  const auto& target = cloud(request);
-  auto session = require_session(request);
-  require_csrf(request, session);
-  const auto& login = require_login(session, target);
-  auto length = request.header("content-length");
-  if (!length) throw ApiError(411, "length_required", "an upload needs Content-Length", "Content-Length");
-  uint64_t bytes = 0;
-  try {
-    bytes = std::stoull(*length);
-  } catch (const std::exception&) {
-    throw sparkle::bad_request("Content-Length", "not a number");
-  }
-  auto path = upstream_target("images/" + request.param("id") + "/file", request);
-  if (!path) throw sparkle::not_found("path " + request.path);
-  auto headers = forwarded_headers(request);
-  headers.emplace_back("authorization", "Bearer " + login.token);
-  auto upstream = std::make_unique<UpstreamExchange>(target.url, config_.upstream_timeout, kMaxResponseBytes);
-  try {
-    upstream->begin_stream({"PUT", *path, std::move(headers), ""}, bytes);
-  } catch (const UpstreamUnavailable& e) {
-    throw unavailable(target, e.what());
-  }
-  return std::make_unique<UpstreamUploadSink>(std::move(upstream), target.name);
+void Gateway::forget_login(const std::string& session_id, const std::string& cloud) {
+  sessions_.drop_login(session_id, cloud);
 }
 
 }  // namespace harmony::rainbow

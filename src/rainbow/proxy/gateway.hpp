@@ -12,8 +12,17 @@
 
 namespace harmony::rainbow {
 
-// The browser's single origin for every cloud: sessions, per-cloud logins, and forwarding of
-// /clouds/NAME/api/v1/... to that cloud's Sparkle with the session's token for it.
+// What a call to a cloud's API becomes at that cloud's Sparkle.
+struct ForwardPlan {
+  const CloudConfig* cloud = nullptr;
+  std::string session_id;
+  std::string target;  // origin-form /api/v1/...?...
+  HeaderList headers;  // the browser's that Sparkle understands, and the session's token
+};
+
+// The browser's single origin for every cloud: sessions, per-cloud logins, and the checks before
+// /clouds/NAME/api/v1/... goes to that cloud's Sparkle with the session's token for it (the
+// StreamProxy moves the bytes).
 class Gateway {
  public:
   explicit Gateway(const RainbowConfig& config);
@@ -25,17 +34,18 @@ class Gateway {
   sparkle::Response login(sparkle::Request& request);
   sparkle::Response logout(sparkle::Request& request);
   sparkle::Response logout_all(sparkle::Request& request);
-  sparkle::Response forward(sparkle::Request& request);
-  std::unique_ptr<sparkle::UploadSink> forward_upload(sparkle::Request& request);
+
+  // For a request the StreamProxy claimed (path params cloud, rest): the cloud, session, CSRF
+  // token, login and path checks; throws ApiError (404, 401, 403) when one fails.
+  ForwardPlan plan(const sparkle::Request& request);
+  // Sparkle said 401: the token expired or was revoked elsewhere, so the dashboard asks to log in.
+  void forget_login(const std::string& session_id, const std::string& cloud);
 
  private:
   const CloudConfig& cloud(const sparkle::Request& request) const;
   SessionView require_session(const sparkle::Request& request);
   void require_csrf(const sparkle::Request& request, const SessionView& session) const;
   UpstreamExchange exchange(const CloudConfig& cloud) const;
-  sparkle::Response forward_events(const sparkle::Request& request, const CloudConfig& target,
-                                   const SessionView& session, const std::string& path,
-                                   const HeaderList& headers);
   const CloudLogin& require_login(const SessionView& session, const CloudConfig& cloud) const;
   void revoke(const CloudConfig& cloud, const std::string& token) const;
   nlohmann::json probe(const CloudConfig& cloud) const;
