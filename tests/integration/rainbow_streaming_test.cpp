@@ -318,3 +318,15 @@ TEST_F(RainbowStreamingTest, ABrowserThatStopsReadingItsEventStreamIsDropped) {
   // Everybody else is served as before.
   EXPECT_EQ(browser->get("/clouds/east/api/v1/users/me").status, 200);
 }
+
+TEST_F(RainbowStreamingTest, SigtermEndsOpenEventStreamsAndStopsCleanly) {
+  RainbowProcess own(RainbowOptions{.clouds = {{"east", url_of(east->port())}}});
+  RainbowBrowser tab_owner(own.port());
+  ASSERT_EQ(tab_owner.open().status, 200);
+  ASSERT_EQ(tab_owner.login("east", SparkleProcess::kAdminUser, east->admin_password()).status, 200);
+  asio::io_context ioc;
+  EventStreamTab tab(ioc, own.port(), tab_owner);
+  ASSERT_EQ(tab.status(), 200u);
+  ASSERT_TRUE(tab.wait_for(": events"));
+  EXPECT_EQ(own.stop(), 0);
+}

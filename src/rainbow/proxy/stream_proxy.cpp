@@ -245,6 +245,7 @@ asio::awaitable<StreamProxy::Outcome> StreamProxy::forward(BrowserConnection& br
     boost::system::error_code ignored;
     client.socket().set_option(asio::socket_base::send_buffer_size(kEventSendBuffer), ignored);
     browser.event_upstream = upstream;
+    if (browser.stopping) upstream->close();
     // The browser sends nothing more on an event stream's connection: when it becomes readable,
     // the browser closed it. Noticed at once instead of at the next event.
     client.socket().async_wait(tcp::socket::wait_read, [weak = std::weak_ptr<beast::tcp_stream>(upstream)](

@@ -14,6 +14,8 @@ struct BrowserConnection {
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;
   bool busy = false;
+  // The server stops: a relay that begins now ends at once.
+  bool stopping = false;
   // While an event stream is relayed: its connection to Sparkle. Closing it ends the relay (the
   // server stops).
   std::weak_ptr<boost::beast::tcp_stream> event_upstream;

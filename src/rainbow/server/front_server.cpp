@@ -54,6 +54,7 @@ void FrontServer::stop() {
   std::lock_guard lock(connections_mutex_);
   for (const auto& connection : connections_) {
     asio::post(connection->stream.get_executor(), [connection] {
+      connection->stopping = true;
       if (auto upstream = connection->event_upstream.lock()) {
         // An event stream never ends by itself: ending its upstream ends it cleanly.
         upstream->close();
