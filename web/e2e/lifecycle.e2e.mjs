@@ -119,6 +119,14 @@ try {
   await expectVisible(page.getByTestId('events').locator('li[data-kind=created]'), 'the created event in the list')
   await expectVisible(page.getByTestId('events').locator('li[data-kind=state_changed]').getByText('running'), 'the change to running in the event list')
   await expectVisible(page.getByTestId('console').or(page.getByTestId('console-empty')), 'the console section')
+
+  begin('the tenant sees its performance graphs fill')
+  const graphs = page.getByTestId('instance-metrics')
+  await expectVisible(graphs.locator('svg[aria-label^="CPU (of its vCPUs): now"]'), 'the CPU graph with samples')
+  await expectVisible(graphs.locator('svg[aria-label^="Disk write: now"]'), 'the disk graph with samples')
+  await graphs.getByRole('button', { name: '24 hours' }).click()
+  await expectVisible(graphs.locator('svg[aria-label^="Memory: now"]'), 'the day graph')
+  await graphs.getByRole('button', { name: '1 hour' }).click()
   await shot('instance-running')
 
   begin('stop it: stopping… until the host reports it stopped')

@@ -21,6 +21,7 @@
 #include "sparkle/luna/host_outage.hpp"
 #include "sparkle/luna/host_recovery.hpp"
 #include "sparkle/luna/luna_store.hpp"
+#include "sparkle/metrics/instance_metrics_rollup.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -82,6 +83,7 @@ struct AgentHub::State {
   std::chrono::steady_clock::time_point last_gate_warning;
   // The first round prunes: a controller that was down for long catches up at once.
   std::chrono::steady_clock::time_point last_event_prune{};
+  std::chrono::steady_clock::time_point last_metrics_rollup{};
   proto::Bootstrap bootstrap;
 };
 
@@ -344,6 +346,10 @@ void AgentHub::run() {
         if (now - s.last_event_prune >= kEventPruneEvery) {
           s.last_event_prune = now;
           prune_events(db_, epoch, options_.event_retention);
+        }
+        if (now - s.last_metrics_rollup >= options_.metrics_rollup_every) {
+          s.last_metrics_rollup = now;
+          roll_up_instance_metrics(db_, epoch);
         }
         std::erase_if(s.connected, [&](const auto& entry) {
           if (now - entry.second <= options_.stale_after * 3) return false;

@@ -34,6 +34,9 @@ struct AgentHubOptions {
   std::chrono::seconds resend_every{30};
   // Events older than this are deleted by the leader (events.retention_days).
   std::chrono::seconds event_retention{7 * 24 * 3600};
+  // How often the leader rolls up and prunes the instances' performance history
+  // (metrics.rollup_seconds); at most a minute for one-minute averages to appear on time.
+  std::chrono::seconds metrics_rollup_every{60};
 };
 
 struct AgentHubCounters {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sparkle/leadership/leadership.hpp"
+#include "sparkle/metrics/instance_samples.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -16,7 +17,8 @@ void ingest_metrics(pg::Pool& db, int64_t epoch, const std::string& host_id,
   nlohmann::json metrics = batch.host;
   metrics["interval_s"] = batch.interval_s;
   metrics["domains"] = batch.domains.size();
-  // The busiest instances, for operators looking at a hot host; the whole list is collectd's job.
+  // The busiest instances, for operators looking at a hot host; every instance's values go to its
+  // history (store_instance_samples).
   auto domains = batch.domains;
   std::sort(domains.begin(), domains.end(),
             [](const auto& a, const auto& b) { return a.cpu_pct > b.cpu_pct; });
@@ -32,6 +34,7 @@ void ingest_metrics(pg::Pool& db, int64_t epoch, const std::string& host_id,
         "UPDATE hosts SET status = status || jsonb_build_object('metrics',"
         " $2::jsonb || jsonb_build_object('at', api_time(now()))) WHERE id = $1",
         host_id, metrics);
+    store_instance_samples(conn, host_id, batch.domains);
   });
 }
 

@@ -85,6 +85,7 @@ SparkleConfig SparkleConfig::from(const ConfigFile& file) {
   c.agents.api_url = file.get_string("agents.api_url", "");
   c.agents.stale_after = std::chrono::seconds(positive(file, "agents.stale_after_seconds", 10));
   c.agents.event_retention = std::chrono::seconds(positive(file, "events.retention_days", 7) * 24 * 3600);
+  c.agents.metrics_rollup_every = std::chrono::seconds(positive(file, "metrics.rollup_seconds", 60));
   c.agents.resend_every = std::chrono::seconds(positive(file, "agents.resend_seconds", 30));
   c.controller_id = file.get_string("controller.id", "");
   c.controller_mode = file.get_string("controller.mode", "single");

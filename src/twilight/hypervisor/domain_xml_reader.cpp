@@ -159,4 +159,18 @@ std::vector<DomainDisk> read_domain_disks(std::string_view xml) {
   return disks;
 }
 
+std::vector<std::string> read_domain_interface_macs(std::string_view xml) {
+  std::vector<std::string> macs;
+  std::size_t from = 0;
+  while (auto nic = find_element(xml.substr(from), "interface")) {
+    if (auto mac = find_element(nic->text, "mac")) {
+      if (auto address = attribute(mac->start_tag, "address")) macs.push_back(*address);
+    }
+    const auto* end = nic->text.empty() ? nic->start_tag.data() + nic->start_tag.size()
+                                        : nic->text.data() + nic->text.size();
+    from = static_cast<std::size_t>(end - xml.data());
+  }
+  return macs;
+}
+
 }  // namespace harmony::twilight

@@ -42,4 +42,7 @@ struct DomainDisk {
 // Every <disk> element in document order. Same limits as read_domain_identity.
 std::vector<DomainDisk> read_domain_disks(std::string_view domain_xml);
 
+// The MAC address of every <interface> in document order (libvirt names a NIC by it). Same limits.
+std::vector<std::string> read_domain_interface_macs(std::string_view domain_xml);
+
 }  // namespace harmony::twilight
