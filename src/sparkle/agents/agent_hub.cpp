@@ -22,6 +22,7 @@
 #include "sparkle/luna/host_recovery.hpp"
 #include "sparkle/luna/luna_store.hpp"
 #include "sparkle/metrics/instance_metrics_rollup.hpp"
+#include "sparkle/placement/evacuation_job.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -343,6 +344,7 @@ void AgentHub::run() {
         // Only fenced hosts (proven off) are emptied: a slow hub cannot make this unsafe.
         recover_fenced_hosts(db_, epoch, options_.stale_after.count());
         place_waiting_instances(db_, epoch);
+        advance_evacuations(db_, epoch);
         if (now - s.last_event_prune >= kEventPruneEvery) {
           s.last_event_prune = now;
           prune_events(db_, epoch, options_.event_retention);

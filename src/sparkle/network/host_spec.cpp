@@ -42,14 +42,16 @@ bool is_z85_key(std::string_view key) {
 nlohmann::json host_spec(const nlohmann::json& spec) {
   if (!spec.is_object()) throw bad_request("spec", "spec must be an object");
   BodyReader in(spec, "spec.");
-  in.only(
-      {"maintenance", "reserved_vcpus", "reserved_ram_mib", "cpu_allocation_ratio", "ram_allocation_ratio"},
-      {});
+  in.only({"maintenance", "reserved_vcpus", "reserved_ram_mib", "cpu_allocation_ratio",
+           "ram_allocation_ratio", "evacuation_concurrency"},
+          {});
   nlohmann::json out = {{"maintenance", in.optional_bool("maintenance").value_or(false)}};
   if (auto vcpus = in.optional_int("reserved_vcpus", 0, 4096)) out["reserved_vcpus"] = *vcpus;
   if (auto ram = in.optional_int("reserved_ram_mib", 0, int64_t{1} << 32)) out["reserved_ram_mib"] = *ram;
   if (auto ratio = optional_ratio(in, spec, "cpu_allocation_ratio")) out["cpu_allocation_ratio"] = *ratio;
   if (auto ratio = optional_ratio(in, spec, "ram_allocation_ratio")) out["ram_allocation_ratio"] = *ratio;
+  // Instances an evacuation (maintenance) moves at the same time; read when maintenance begins.
+  if (auto n = in.optional_int("evacuation_concurrency", 1, 64)) out["evacuation_concurrency"] = *n;
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include "sparkle/auth/access.hpp"
 #include "sparkle/http/api_error.hpp"
 #include "sparkle/placement/engine_placement.hpp"
+#include "sparkle/placement/evacuation_job.hpp"
 #include "sparkle/placement/explanation_json.hpp"
 #include "sparkle/placement/plans.hpp"
 
@@ -115,6 +116,17 @@ Response evacuation_plan(ApiContext& ctx, Request& request) {
       {{"host_id", id}, {"feasible", plan.feasible}, {"moves", moves_json(plan.moves)}, {"stuck", stuck}});
 }
 
+// The evacuation that maintenance started (sql/100): per-instance states and counts.
+Response evacuation(ApiContext& ctx, Request& request) {
+  require_system_admin(ctx.auth.require(request));
+  const auto& id = require_uuid_param(request, "id", "host");
+  auto conn = ctx.db.acquire();
+  if (conn->query("SELECT 1 FROM hosts WHERE id = $1", id).empty()) throw not_found("host");
+  auto job = latest_evacuation(*conn, id);
+  if (!job) throw ApiError(404, "not_found", "this host was never put into maintenance: no evacuation");
+  return Response::json(200, *job);
+}
+
 Response rebalance(ApiContext& ctx, Request& request) {
   require_system_admin(ctx.auth.require(request));
   int max_moves = 10;
@@ -142,6 +154,7 @@ void register_placement_routes(Router& router, ApiContext& ctx) {
   router.add("GET", "/api/v1/placement/rebalance", [&ctx](Request& r) { return rebalance(ctx, r); });
   router.add("GET", "/api/v1/hosts/{id}/evacuation-plan",
              [&ctx](Request& r) { return evacuation_plan(ctx, r); });
+  router.add("GET", "/api/v1/hosts/{id}/evacuation", [&ctx](Request& r) { return evacuation(ctx, r); });
 }
 
 }  // namespace harmony::sparkle

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace harmony::test {
+
+// A private libvirtd in session mode, run as the unprivileged user `nobody` with its runtime,
+// configuration and cache under `dir`: its test driver (test:///default) is one state shared by
+// every connection to the daemon. A Twilight uses it as its host's hypervisor
+// (libvirt_uri = uri()) while the test reads the same domains through a connection of its own,
+// which test:///default opened in-process could not offer. `dir`'s parents must be traversable by
+// `nobody`.
+class LibvirtDaemon {
+ public:
+  explicit LibvirtDaemon(const std::filesystem::path& dir);
+  ~LibvirtDaemon();
+  LibvirtDaemon(const LibvirtDaemon&) = delete;
+  LibvirtDaemon& operator=(const LibvirtDaemon&) = delete;
+
+  std::string uri() const;
+  // UUIDs of the domains running now, read through the test's own connection.
+  std::set<std::string> running_domains();
+  std::set<std::string> defined_domains();
+
+ private:
+  std::set<std::string> domains(bool running_only);
+
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  std::mutex mutex_;
+  void* conn_ = nullptr;  // virConnectPtr, opened on first use
+};
+
+}  // namespace harmony::test
