@@ -86,5 +86,55 @@ TEST(LunaConfig, RefusesBadValuesNamingTheKey) {
   expect_refused("[fencing]\ntimeout_seconds = 0\n", "fencing.timeout_seconds");
 }
 
+TEST(LunaConfig, WithoutAControllerTheEndpointListIsEmpty) {
+  EXPECT_TRUE(LunaConfig::from(ConfigFile::parse("")).controller.endpoints.empty());
+  EXPECT_TRUE(
+      LunaConfig::from(ConfigFile::parse("[controller]\nendpoint = \"\"\n")).controller.endpoints.empty());
+}
+
+TEST(LunaConfig, TheOldSingleEndpointStillWorks) {
+  auto config = LunaConfig::from(ConfigFile::parse("[controller]\nendpoint = \"tcp://10.0.0.11:5555\"\n"));
+  EXPECT_EQ(config.controller.endpoints, std::vector<std::string>{"tcp://10.0.0.11:5555"});
+}
+
+TEST(LunaConfig, ReadsEveryControllerEndpointAsAnArrayOrACommaSeparatedString) {
+  auto array = LunaConfig::from(ConfigFile::parse(R"(
+[controller]
+endpoints = ["tcp://10.0.0.11:5555", "tcp://10.0.0.12:5555", "tcp://10.0.0.11:5555"]
+)"));
+  EXPECT_EQ(array.controller.endpoints,
+            (std::vector<std::string>{"tcp://10.0.0.11:5555", "tcp://10.0.0.12:5555"}));  // no repeats
+  auto text = LunaConfig::from(ConfigFile::parse(R"(
+[controller]
+endpoints = "tcp://10.0.0.12:5555, tcp://10.0.0.13:5555,"
+)"));
+  EXPECT_EQ(text.controller.endpoints,
+            (std::vector<std::string>{"tcp://10.0.0.12:5555", "tcp://10.0.0.13:5555"}));
+  // Both keys: the single one first (where Luna starts), then the list.
+  auto both = LunaConfig::from(ConfigFile::parse(R"(
+[controller]
+endpoint = "tcp://10.0.0.13:5555"
+endpoints = ["tcp://10.0.0.11:5555", "tcp://10.0.0.13:5555"]
+)"));
+  EXPECT_EQ(both.controller.endpoints,
+            (std::vector<std::string>{"tcp://10.0.0.13:5555", "tcp://10.0.0.11:5555"}));
+}
+
+TEST(LunaConfig, RefusesControllerEndpointsThatAreNotTcp) {
+  expect_refused("[controller]\nendpoints = [\"ipc:///run/sparkle\"]\n", "controller.endpoints");
+  expect_refused("[controller]\nendpoints = [5555]\n", "controller.endpoints");
+  expect_refused("[controller]\nendpoints = \"tcp://a:1 tcp://b:1\"\n", "controller.endpoints");
+  expect_refused("[controller]\nendpoint = \"10.0.0.11:5555\"\n", "controller.endpoint");
+  expect_refused("[controller]\nendpoints = true\n", "controller.endpoints");
+}
+
+TEST(LunaConfig, NoServerKeyIsLeftToTheBootstrapCopy) {
+  ControllerConfig controller;
+  controller.endpoints = {"tcp://10.0.0.11:5555"};
+  EXPECT_EQ(configured_server_key(controller), "");
+  controller.server_public_key_file = "/nonexistent/server.key";
+  EXPECT_THROW(configured_server_key(controller), ConfigError);
+}
+
 }  // namespace
 }  // namespace harmony::luna

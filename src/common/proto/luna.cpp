@@ -85,6 +85,7 @@ void to_json(nlohmann::json& j, const LunaDesiredState& value) {
   put(j, "revision", value.revision);
   put(j, "profiles", value.profiles);
   put(j, "hosts", value.hosts);
+  put(j, "bootstrap", value.bootstrap);
 }
 
 void from_json(const nlohmann::json& j, LunaDesiredState& value) {
@@ -93,6 +94,7 @@ void from_json(const nlohmann::json& j, LunaDesiredState& value) {
   r.required("revision", value.revision);
   r.required("profiles", value.profiles);
   r.required("hosts", value.hosts);
+  r.optional("bootstrap", value.bootstrap);
 }
 
 void to_json(nlohmann::json& j, const FenceRequest& value) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/proto/desired_state.hpp"
 #include "common/proto/enum_names.hpp"
 #include "common/proto/field_error.hpp"
 
@@ -71,6 +72,8 @@ struct LunaDesiredState {
   std::uint64_t revision = 0;
   std::vector<LunaBootProfile> profiles;
   std::vector<LunaHost> hosts;
+  // Every controller Luna may fail over to, as Twilight gets them (absent from older senders).
+  std::optional<Bootstrap> bootstrap;
 
   bool operator==(const LunaDesiredState&) const = default;
 };

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "common/transport/curve_keys.hpp"
@@ -38,13 +39,49 @@ std::string plain(const ConfigFile& file, std::string_view key, std::string fall
   return value;
 }
 
+void add_endpoint(std::vector<std::string>& out, std::string_view key, std::string item) {
+  item.erase(0, item.find_first_not_of(" \t"));
+  item.erase(item.find_last_not_of(" \t") + 1);
+  if (item.empty()) return;
+  if (!item.starts_with("tcp://") || item.find_first_of(" \t,") != std::string::npos) {
+    throw ConfigError(std::string(key) + ": \"" + item + "\" is not a tcp:// endpoint");
+  }
+  if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(std::move(item));
+}
+
+// controller.endpoint (the single endpoint of older configurations), then controller.endpoints:
+// a TOML array of strings, or one string with the endpoints separated by commas.
+std::vector<std::string> controller_endpoints(const ConfigFile& file) {
+  std::vector<std::string> out;
+  add_endpoint(out, "controller.endpoint", file.get_string("controller.endpoint", ""));
+  const auto list = file.table().at_path("controller.endpoints");
+  if (!list) return out;
+  if (const auto* array = list.as_array()) {
+    for (const auto& item : *array) {
+      const auto* text = item.as_string();
+      if (text == nullptr) throw ConfigError("controller.endpoints must be an array of strings");
+      add_endpoint(out, "controller.endpoints", text->get());
+    }
+    return out;
+  }
+  const auto text = file.get_string("controller.endpoints", "");
+  size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    add_endpoint(out, "controller.endpoints", text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 LunaConfig LunaConfig::from(const ConfigFile& file) {
   LunaConfig c;
   c.state_dir = file.get_string("luna.state_dir", c.state_dir.string());
   c.hosts_file = file.get_string("luna.hosts_file", "");
-  c.controller.endpoint = file.get_string("controller.endpoint", "");
+  c.controller.endpoints = controller_endpoints(file);
   c.controller.server_public_key = file.get_string("controller.server_public_key", "");
   if (!c.controller.server_public_key.empty() && !transport::is_z85_key(c.controller.server_public_key)) {
     throw ConfigError("controller.server_public_key must be a 40-character Z85 key");
@@ -73,9 +110,7 @@ LunaConfig LunaConfig::from(const ConfigFile& file) {
 
 std::string configured_server_key(const ControllerConfig& controller) {
   if (!controller.server_public_key.empty()) return controller.server_public_key;
-  if (controller.server_public_key_file.empty()) {
-    throw ConfigError("controller.endpoint is set but neither controller.server_public_key nor _file");
-  }
+  if (controller.server_public_key_file.empty()) return "";
   std::ifstream in(controller.server_public_key_file);
   if (!in)
     throw ConfigError("cannot read controller.server_public_key_file " + controller.server_public_key_file);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/config_file.hpp"
 
@@ -36,7 +37,10 @@ struct FencingSettings {
 };
 
 struct ControllerConfig {
-  std::string endpoint;                // empty: no controller; the hosts file says what to serve
+  // controller.endpoint, then controller.endpoints: every Sparkle Luna may follow (only the leader
+  // serves it; the leader tells it the others too). Empty: no controller; the hosts file says
+  // what to serve.
+  std::vector<std::string> endpoints;
   std::string server_public_key;       // Z85
   std::string server_public_key_file;  // or a file with it (a bare key or a "public=" line)
   std::chrono::seconds heartbeat_interval{2};
@@ -57,8 +61,9 @@ struct LunaConfig {
   static LunaConfig from(const ConfigFile& file);
 };
 
-// The controller's key from server_public_key or server_public_key_file. Throws ConfigError when
-// a controller is set and no key is found.
+// The controller's key from server_public_key or server_public_key_file; empty when neither is
+// set (the key of the controllers' bootstrap is used then). Throws ConfigError when the file holds
+// no key.
 std::string configured_server_key(const ControllerConfig& controller);
 
 }  // namespace harmony::luna

@@ -26,8 +26,8 @@ LunaDaemon::LunaDaemon(LunaConfig config)
       fence_runner_(config_.fencing) {
   fs::create_directories(config_.state_dir / "dnsmasq");
   fence_worker_ = std::make_unique<FenceWorker>(fence_runner_);
-  if (!config_.controller.endpoint.empty()) {
-    ControllerSettings settings{config_.controller.endpoint, configured_server_key(config_.controller),
+  if (!config_.controller.endpoints.empty()) {
+    ControllerSettings settings{config_.controller.endpoints, configured_server_key(config_.controller),
                                 config_.controller.heartbeat_interval};
     controller_ = std::make_unique<ControllerLink>(config_.state_dir, std::move(settings));
   }

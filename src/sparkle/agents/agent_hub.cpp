@@ -86,6 +86,10 @@ struct AgentHub::State {
   std::chrono::steady_clock::time_point last_event_prune{};
   std::chrono::steady_clock::time_point last_metrics_rollup{};
   proto::Bootstrap bootstrap;
+  // Which connected ids are Lunas (refreshed with every build and housekeeping round), and the
+  // Lunas heard from since the last flush (their last_seen_at).
+  std::set<std::string> luna_ids;
+  std::set<std::string> lunas_heard;
 };
 
 AgentHub::AgentHub(pg::Pool& db, const std::string& conninfo, const Leadership& leadership,
@@ -114,6 +118,10 @@ std::string AgentHub::start() {
   auto endpoint = s.router->endpoint();
   s.listener = std::make_unique<pg::Connection>(conninfo_);
   s.listener->listen("desired_state");
+  {
+    auto conn = db_.acquire();
+    s.luna_ids = luna_service_ids(*conn);
+  }
   // This controller first: agents that just heard from it need not look further.
   s.bootstrap.controller_endpoints = {options_.advertise.empty() ? endpoint : options_.advertise};
   for (const auto& other : options_.controller_endpoints) {
@@ -160,13 +168,14 @@ void AgentHub::run() {
       // A Luna gets the hosts it serves, then every fence request it has not answered yet; its
       // document is never kept, so that a resend also carries the open requests.
       auto lunas = luna_service_ids(*conn);
+      s.luna_ids = lunas;
       std::vector<std::string> hosts;
       for (const auto& id : host_ids) {
         if (!lunas.contains(id)) {
           hosts.push_back(id);
           continue;
         }
-        if (send(id, build_luna_desired_state(*conn, id))) ++counters_.desired_sent;
+        if (send(id, build_luna_desired_state(*conn, id, s.bootstrap))) ++counters_.desired_sent;
         for (auto& request : open_fence_requests(*conn, id)) send(id, std::move(request));
       }
       if (hosts.empty()) return;
@@ -237,6 +246,10 @@ void AgentHub::run() {
         auto [seen, first_contact] = s.connected.try_emplace(host_id);
         seen->second = std::chrono::steady_clock::now();
         if (first_contact) s.staleness->host_arrived(seen->second);
+        if (s.luna_ids.contains(host_id)) {
+          s.lunas_heard.insert(host_id);
+          if (first_contact) spdlog::info("luna {} connected", host_id);
+        }
         auto sequence = s.sequences.observe(host_id, message.envelope.incarnation, message.envelope.seq);
         if (sequence == proto::SeqStatus::duplicate_or_old) continue;
         int64_t epoch = leadership_.current_epoch();
@@ -329,10 +342,20 @@ void AgentHub::run() {
       if (now - s.last_flush >= kHeartbeatFlush) {
         s.last_flush = now;
         s.heartbeats->flush(db_, leadership_.current_epoch(), std::chrono::steady_clock::now());
+        if (!s.lunas_heard.empty()) {
+          const std::vector<std::string> heard(s.lunas_heard.begin(), s.lunas_heard.end());
+          s.lunas_heard.clear();
+          auto conn = db_.acquire();
+          lunas_seen(*conn, heard);
+        }
       }
       if (now - s.last_housekeeping >= kHousekeeping) {
         s.last_housekeeping = now;
         int64_t epoch = leadership_.current_epoch();
+        {
+          auto conn = db_.acquire();
+          s.luna_ids = luna_service_ids(*conn);
+        }
         if (auto closed = s.staleness->closed_because(now); closed.empty()) {
           mark_stale_hosts(db_, epoch, options_.stale_after.count());
           advance_host_outages(db_, epoch, options_.stale_after.count());

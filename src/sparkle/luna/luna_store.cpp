@@ -54,9 +54,11 @@ std::set<std::string> luna_service_ids(pg::Connection& conn) {
   return ids;
 }
 
-proto::LunaDesiredState build_luna_desired_state(pg::Connection& conn, const std::string& luna_id) {
+proto::LunaDesiredState build_luna_desired_state(pg::Connection& conn, const std::string& luna_id,
+                                                 const std::optional<proto::Bootstrap>& bootstrap) {
   proto::LunaDesiredState state;
   state.luna_id = luna_id;
+  state.bootstrap = bootstrap;
   auto profiles = conn.query("SELECT name, kernel, initrd, cmdline FROM boot_profiles ORDER BY name");
   for (int r = 0; r < profiles.rows(); ++r) {
     proto::LunaBootProfile profile;
@@ -155,9 +157,13 @@ bool ingest_fence_result(pg::Pool& db, int64_t epoch, const std::string& luna_id
   return updated;
 }
 
-void luna_seen(pg::Pool& db, const std::string& luna_id) {
-  auto conn = db.acquire();
-  conn->query("UPDATE luna_services SET last_seen_at = now() WHERE id::text = $1", luna_id);
+void lunas_seen(pg::Connection& conn, const std::vector<std::string>& luna_ids) {
+  if (luna_ids.empty()) return;
+  nlohmann::json ids = luna_ids;
+  conn.query(
+      "UPDATE luna_services SET last_seen_at = now()"
+      " WHERE id::text IN (SELECT jsonb_array_elements_text($1::jsonb))",
+      ids);
 }
 
 }  // namespace harmony::sparkle

@@ -21,9 +21,12 @@ bool is_luna_service(pg::Connection& conn, const std::string& id);
 // Every Luna's id (a handful: one per boot network).
 std::set<std::string> luna_service_ids(pg::Connection& conn);
 
-// Everything the Luna serves, with a revision that changes only when the content does. The
+// Everything the Luna serves, with a revision that changes only when the content does (the
+// bootstrap included: a Luna takes only a newer revision, and must learn the controllers). The
 // fence methods' secrets are read here and nowhere else.
-proto::LunaDesiredState build_luna_desired_state(pg::Connection& conn, const std::string& luna_id);
+proto::LunaDesiredState build_luna_desired_state(
+    pg::Connection& conn, const std::string& luna_id,
+    const std::optional<proto::Bootstrap>& bootstrap = std::nullopt);
 
 // The Luna's unfinished fence requests (pending ones become sent).
 std::vector<proto::FenceRequest> open_fence_requests(pg::Connection& conn, const std::string& luna_id);
@@ -33,6 +36,7 @@ std::vector<proto::FenceRequest> open_fence_requests(pg::Connection& conn, const
 bool ingest_fence_result(pg::Pool& db, int64_t epoch, const std::string& luna_id,
                          const proto::FenceResult& result);
 
-void luna_seen(pg::Pool& db, const std::string& luna_id);
+// These Lunas talked to this controller just now (ids that are not a Luna's change nothing).
+void lunas_seen(pg::Connection& conn, const std::vector<std::string>& luna_ids);
 
 }  // namespace harmony::sparkle

@@ -21,18 +21,6 @@ using namespace std::chrono_literals;
 
 // How long the socket thread waits for a message before looking at its other duties.
 constexpr auto kPollInterval = 20ms;
-// While no leader has served a link, the next controller is tried after this long, doubling up
-// to the maximum (see Agent::watch_link).
-constexpr auto kFirstReconnect = 1s;
-constexpr auto kMaxReconnect = 10s;
-// A served link whose controller went away (its connection dropped and libzmq could not make it
-// again) is left after this long: a controller restarting in place is back by then.
-constexpr auto kLostGrace = 2s;
-// A leader sends every agent its whole desired state every 30 s (agents.resend_seconds): silence
-// well past that is asked about once, then the link is left.
-constexpr auto kSilenceProbe = 45s;
-constexpr auto kSilenceLimit = 60s;
-
 std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
@@ -112,10 +100,6 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
       outbox_(confirmed_id(identity_), random_uuid(), epochs_),
       session_(confirmed_id(identity_), epochs_, files_.load_applied_revision()),
       load_sampler_(config_.hardware_root),
-      endpoints_(config_.controller, bootstrap_endpoints(files_)),
-      link_since_(Clock::now()),
-      last_heard_(link_since_),
-      reconnect_delay_(kFirstReconnect),
       converger_(hypervisor_, storage_,
                  ConvergerOptions{config_.state_dir, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                          config_.shutdown_timeout)}),
@@ -131,11 +115,13 @@ Agent::Agent(AgentConfig config, Hypervisor& hypervisor, InstanceStorage& storag
   metrics_ = std::make_unique<MetricsReporter>(hypervisor_, metrics_sink_.get(), config_.hardware_root,
                                                config_.metrics_interval,
                                                [this](proto::MetricsBatch batch) { emit(std::move(batch)); });
-  link_ = std::make_unique<ControllerLink>(context_, endpoints_.current(), server_key_, keys_, identity_.id);
+  link_ = std::make_unique<transport::LeaderLink>(
+      context_, transport::ControllerEndpoints(config_.controller, bootstrap_endpoints(files_)), server_key_,
+      keys_, identity_.id, log_, "accept the pending host");
   log_->info("twilight {} host {}{} incarnation {} key {} controller {} ({} known) (server key {}) epoch {}",
              kVersion, identity_.id, identity_.confirmed ? "" : " (until the controller names this host)",
-             outbox_.incarnation(), transport::key_fingerprint(keys_.public_key), endpoints_.current(),
-             endpoints_.size(), transport::key_fingerprint(server_key_), epochs_.current());
+             outbox_.incarnation(), transport::key_fingerprint(keys_.public_key), link_->current(),
+             link_->endpoints().size(), transport::key_fingerprint(server_key_), epochs_.current());
 }
 
 Agent::~Agent() {
@@ -163,7 +149,7 @@ int Agent::run() {
 
   auto next_heartbeat = Clock::now();
   auto next_recheck = Clock::now() + config_.recheck_interval;
-  link_since_ = last_heard_ = Clock::now();
+  link_->begin(Clock::now());
   while (!stopping_.load()) {
     try {
       if (auto bytes = link_->receive(kPollInterval)) handle(*bytes);
@@ -203,63 +189,19 @@ int Agent::run() {
   return 0;
 }
 
-// Only the leader serves agents. A link is left for the next known controller when:
-//  - no leader served it a desired state within the reconnect delay, and waiting longer is
-//    pointless (no handshake went through: nobody listens there, or the key was refused, which
-//    libzmq never retries on the same socket; or the controller sent commands of a deposed
-//    epoch), or within the maximum delay when there are other controllers to try;
-//  - once served, its connection dropped and did not come back within a grace period (the
-//    leader died or stepped down and closed its socket);
-//  - once served, the controller stayed silent far longer than its periodic resend (frozen, or
-//    cut off), even after being asked for the desired state again.
 void Agent::watch_link(Clock::time_point now) {
-  const auto age = now - link_since_;
-  if (!served_) {
-    const bool pointless = !link_->admitted() || refused_as_deposed_;
-    const bool others = endpoints_.size() > 1;
-    if (age >= reconnect_delay_ && (pointless || (others && age >= kMaxReconnect))) {
-      const int refusals = link_->refusals();
-      switch_controller(refusals > 0 ? "it refused key " + transport::key_fingerprint(keys_.public_key) +
-                                           " (accept the pending host)"
-                        : refused_as_deposed_ ? "it does not lead any more"
-                                              : "no desired state from it",
-                        now);
-      reconnect_delay_ = std::min<std::chrono::milliseconds>(reconnect_delay_ * 2, kMaxReconnect);
-    }
-    return;
+  switch (link_->watch(now)) {
+    case transport::LeaderLink::Step::stay:
+      break;
+    case transport::LeaderLink::Step::probe:
+      send(proto::ResyncRequest{proto::ResyncReason::seq_gap});
+      break;
+    case transport::LeaderLink::Step::switched:
+      // The controller found there sends the whole desired state after the start-up sequence.
+      push_work(Work::hello(true));
+      push_work(Work::report(false));
+      break;
   }
-  if (!link_->connected()) {
-    if (!lost_since_) lost_since_ = now;
-    if (now - *lost_since_ >= kLostGrace) switch_controller("its connection is lost", now);
-    return;
-  }
-  lost_since_.reset();
-  const auto silent = now - last_heard_;
-  if (silent >= kSilenceLimit) {
-    switch_controller("it has been silent too long", now);
-  } else if (silent >= kSilenceProbe && !probed_) {
-    probed_ = true;
-    send(proto::ResyncRequest{proto::ResyncReason::seq_gap});
-  }
-}
-
-void Agent::switch_controller(const std::string& why, Clock::time_point now) {
-  const std::string from = endpoints_.current();
-  const std::string& to = endpoints_.next();
-  if (to == from) {
-    log_->info("controller {}: {}; connecting again", from, why);
-  } else {
-    log_->warn("controller {}: {}; trying {}", from, why, to);
-  }
-  // Whatever was queued on the old socket is lost with it: the start-up sequence is repeated on
-  // the new one, and the controller found there sends the whole desired state.
-  link_.reset();
-  link_ = std::make_unique<ControllerLink>(context_, to, server_key_, keys_, identity_.id);
-  link_since_ = last_heard_ = now;
-  served_ = refused_as_deposed_ = probed_ = false;
-  lost_since_.reset();
-  push_work(Work::hello(true));
-  push_work(Work::report(false));
 }
 
 void Agent::handle(const std::string& bytes) {
@@ -267,22 +209,21 @@ void Agent::handle(const std::string& bytes) {
   auto reaction = session_.receive(bytes);
   const auto& after = session_.counters();
   if (after.stale_epoch > before.stale_epoch) {
-    refused_as_deposed_ = true;
+    link_->deposed();
   } else if (after.malformed == before.malformed && after.unexpected == before.unexpected) {
-    last_heard_ = Clock::now();
-    probed_ = false;
     if (reaction.converge || after.replayed > before.replayed) {
-      if (!served_) log_->info("served by the controller at {}", endpoints_.current());
-      served_ = true;
-      reconnect_delay_ = kFirstReconnect;
+      link_->served(Clock::now());
+    } else {
+      link_->heard(Clock::now());
     }
   }
   if (reaction.converge && !reaction.converge->bootstrap.controller_endpoints.empty()) {
-    endpoints_.learn(reaction.converge->bootstrap.controller_endpoints);
+    link_->learn(reaction.converge->bootstrap.controller_endpoints);
   }
   if (reaction.host_id_learned) {
     outbox_.set_host_id(*reaction.host_id_learned);
     identity_ = {*reaction.host_id_learned, true};
+    link_->set_identity(identity_.id);
     try {
       // The next start uses it as the routing id too.
       files_.confirm_host_id(identity_.id);

@@ -17,11 +17,10 @@
 #include "common/proto/message.hpp"
 #include "common/transport/curve_keys.hpp"
 #include "common/transport/endpoints.hpp"
+#include "common/transport/leader_link.hpp"
 #include "twilight/agent/agent_config.hpp"
 #include "twilight/agent/console_forwarder.hpp"
 #include "twilight/agent/controller_api.hpp"
-#include "twilight/agent/controller_endpoints.hpp"
-#include "twilight/agent/controller_link.hpp"
 #include "twilight/agent/converger.hpp"
 #include "twilight/agent/load_sampler.hpp"
 #include "twilight/agent/outbox.hpp"
@@ -83,9 +82,8 @@ class Agent {
   };
 
   void handle(const std::string& bytes);
-  // Decides whether to leave the current controller (see the rules in agent.cpp).
+  // Leaves the current controller when it does not lead (transport::LeaderLink's rules).
   void watch_link(std::chrono::steady_clock::time_point now);
-  void switch_controller(const std::string& why, std::chrono::steady_clock::time_point now);
   void send(proto::Body body);
   void send_heartbeat();
   void push_work(Work work);
@@ -115,20 +113,9 @@ class Agent {
   Session session_;
   LoadSampler load_sampler_;
   zmq::context_t context_{1};
-  ControllerEndpoints endpoints_;
-  std::unique_ptr<ControllerLink> link_;
+  std::unique_ptr<transport::LeaderLink> link_;
   std::atomic<bool> stopping_{false};
   bool hello_sent_ = false;
-  // The current link: since when, whether a leader served it a desired state, when the
-  // controller last said something acceptable, whether it sent commands of a deposed epoch,
-  // whether it was asked to speak after a long silence, and since when it is disconnected.
-  std::chrono::steady_clock::time_point link_since_;
-  std::chrono::steady_clock::time_point last_heard_;
-  bool served_ = false;
-  bool refused_as_deposed_ = false;
-  bool probed_ = false;
-  std::optional<std::chrono::steady_clock::time_point> lost_since_;
-  std::chrono::milliseconds reconnect_delay_;
 
   // Shared between the socket thread and the worker.
   std::mutex mutex_;

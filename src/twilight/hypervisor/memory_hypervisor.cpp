@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "twilight/state/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 namespace harmony::twilight {
 namespace {

@@ -4,8 +4,9 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "common/atomic_file.hpp"
 #include "common/crypto/random_token.hpp"
-#include "twilight/state/atomic_file.hpp"
+#include "common/transport/bootstrap_file.hpp"
 
 namespace harmony::twilight {
 namespace {
@@ -52,18 +53,11 @@ void AgentFiles::confirm_host_id(const std::string& id) const {
 }
 
 void AgentFiles::save_bootstrap(const proto::Bootstrap& bootstrap) const {
-  nlohmann::json j = bootstrap;
-  write_file_atomically(bootstrap_path(), j.dump(2) + "\n", 0600);
+  transport::save_bootstrap(bootstrap_path(), bootstrap);
 }
 
 std::optional<proto::Bootstrap> AgentFiles::load_bootstrap() const {
-  auto text = read_state_file(bootstrap_path());
-  if (!text) return std::nullopt;
-  try {
-    return nlohmann::json::parse(*text).get<proto::Bootstrap>();
-  } catch (const std::exception& e) {
-    throw std::runtime_error("cannot read " + bootstrap_path().string() + ": " + e.what());
-  }
+  return transport::load_bootstrap(bootstrap_path());
 }
 
 std::uint64_t AgentFiles::load_applied_revision() const {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "twilight/state/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 namespace harmony::twilight {
 

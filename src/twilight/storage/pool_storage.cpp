@@ -10,7 +10,7 @@
 #include "common/logging.hpp"
 #include "common/proto/enum_names.hpp"
 #include "twilight/lib/xml_escape.hpp"
-#include "twilight/state/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 namespace harmony::twilight {
 namespace {

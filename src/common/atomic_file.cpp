@@ -1,4 +1,4 @@
-#include "twilight/state/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <system_error>
 
-namespace harmony::twilight {
+namespace harmony {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
@@ -84,4 +84,4 @@ std::optional<std::string> read_state_file(const std::filesystem::path& path) {
   return contents;
 }
 
-}  // namespace harmony::twilight
+}  // namespace harmony

@@ -1,8 +1,8 @@
-#include "twilight/agent/controller_link.hpp"
+#include "common/transport/controller_link.hpp"
 
 #include <atomic>
 
-namespace harmony::twilight {
+namespace harmony::transport {
 
 class ControllerLink::HandshakeWatch : public zmq::monitor_t {
  public:
@@ -22,7 +22,7 @@ namespace {
 
 std::string monitor_address() {
   static std::atomic<unsigned> next{0};
-  return "inproc://twilight-controller-link-" + std::to_string(next++);
+  return "inproc://controller-link-" + std::to_string(next++);
 }
 
 }  // namespace
@@ -60,4 +60,4 @@ int ControllerLink::refusals() {
   return watch_->refusals;
 }
 
-}  // namespace harmony::twilight
+}  // namespace harmony::transport

@@ -10,9 +10,9 @@
 #include "common/transport/curve_keys.hpp"
 #include "common/transport/endpoints.hpp"
 
-namespace harmony::twilight {
+namespace harmony::transport {
 
-// The agent's connection to the controller: a CURVE DEALER socket, and a watch on its
+// An agent's connection to one controller (Twilight's and Luna's): a CURVE DEALER socket, and a watch on its
 // handshakes so that the agent can tell a controller that refused its key (libzmq then gives up
 // on the connection for good) from one that admitted it and has not spoken yet. Not
 // thread-safe: it belongs to the thread that owns the socket.
@@ -45,4 +45,4 @@ class ControllerLink {
   std::unique_ptr<HandshakeWatch> watch_;
 };
 
-}  // namespace harmony::twilight
+}  // namespace harmony::transport

@@ -1,8 +1,8 @@
+#include "common/transport/controller_endpoints.hpp"
+
 #include <gtest/gtest.h>
 
-#include "twilight/agent/controller_endpoints.hpp"
-
-using harmony::twilight::ControllerEndpoints;
+using harmony::transport::ControllerEndpoints;
 
 TEST(ControllerEndpointsTest, StartsWithTheConfiguredOneAndGoesRoundAllKnown) {
   ControllerEndpoints endpoints("tcp://a:1", {"tcp://b:1", "tcp://a:1", "tcp://c:1"});

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-namespace harmony::twilight {
+namespace harmony {
 
 // Replaces `path` with `contents` so that a crash leaves either the old or the new file, never a
 // torn one: a temporary file in the same directory with `mode`, fsync, rename, fsync of the
@@ -18,4 +18,4 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 // (a state file that exists but cannot be read must not be mistaken for a missing one).
 std::optional<std::string> read_state_file(const std::filesystem::path& path);
 
-}  // namespace harmony::twilight
+}  // namespace harmony

@@ -1,13 +1,16 @@
-#include "twilight/agent/controller_endpoints.hpp"
+#include "common/transport/controller_endpoints.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
-namespace harmony::twilight {
+namespace harmony::transport {
 
-ControllerEndpoints::ControllerEndpoints(std::string configured, const std::vector<std::string>& bootstrap)
+ControllerEndpoints::ControllerEndpoints(std::vector<std::string> configured,
+                                         const std::vector<std::string>& bootstrap)
     : configured_(std::move(configured)) {
-  add(configured_);
+  for (const auto& endpoint : configured_) add(endpoint);
   for (const auto& endpoint : bootstrap) add(endpoint);
+  if (endpoints_.empty()) throw std::invalid_argument("no controller endpoint");
 }
 
 void ControllerEndpoints::add(const std::string& endpoint) {
@@ -23,13 +26,13 @@ const std::string& ControllerEndpoints::next() {
 
 void ControllerEndpoints::learn(const std::vector<std::string>& bootstrap) {
   // Rebuilt rather than appended: a controller removed from the cluster is forgotten. The
-  // configured endpoint always stays, as the way back when every other one is gone.
+  // configured endpoints always stay, as the way back when every other one is gone.
   const std::string keep = current();
   endpoints_.clear();
-  add(configured_);
+  for (const auto& endpoint : configured_) add(endpoint);
   for (const auto& endpoint : bootstrap) add(endpoint);
   add(keep);
   current_ = static_cast<size_t>(std::find(endpoints_.begin(), endpoints_.end(), keep) - endpoints_.begin());
 }
 
-}  // namespace harmony::twilight
+}  // namespace harmony::transport
