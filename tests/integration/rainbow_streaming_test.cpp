@@ -18,10 +18,10 @@
 #include <sstream>
 #include <thread>
 
-#include "common/crypto/sha256.hpp"
 #include "common/pg/connection.hpp"
 #include "support/rainbow_browser.hpp"
 #include "support/rainbow_process.hpp"
+#include "support/rainbow_transfer.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 
@@ -34,6 +34,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+constexpr const char* kEventsPath = "/clouds/east/api/v1/events";
+
 std::string url_of(uint16_t port) {
   return "http://127.0.0.1:" + std::to_string(port);
 }
@@ -45,54 +47,9 @@ void read_timeout(tcp::socket& socket, int seconds) {
   setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
 }
 
-// An image whose every byte is known without keeping it: byte i is a function of i.
-void fill_piece(std::string& piece, uint64_t offset) {
-  for (size_t i = 0; i < piece.size(); ++i) {
-    piece[i] = static_cast<char>(((offset + i) * 2654435761u) >> 13);
-  }
+std::string session_headers(const RainbowBrowser& browser) {
+  return "Cookie: " + browser.cookie() + "\r\nX-CSRF-Token: " + browser.csrf() + "\r\n";
 }
-
-std::string request_head(const std::string& method, const std::string& target, const RainbowBrowser& browser,
-                         const std::string& extra) {
-  return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + browser.cookie() +
-         "\r\nX-CSRF-Token: " + browser.csrf() + "\r\n" + extra + "\r\n";
-}
-
-// One browser tab's event stream through Rainbow, read as it comes.
-class EventStreamTab {
- public:
-  EventStreamTab(asio::io_context& ioc, uint16_t port, const RainbowBrowser& browser) : socket_(ioc) {
-    socket_.connect({asio::ip::address_v4::loopback(), port});
-    read_timeout(socket_, 1);
-    asio::write(socket_, asio::buffer(request_head("GET", "/clouds/east/api/v1/events", browser,
-                                                   "Accept: text/event-stream\r\n")));
-    http::read_header(socket_, buffer_, parser_);
-  }
-  unsigned status() const { return parser_.get().result_int(); }
-
-  bool wait_for(const std::string& needle) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (received_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      std::array<char, 4096> chunk;
-      parser_.get().body().data = chunk.data();
-      parser_.get().body().size = chunk.size();
-      beast::error_code ec;
-      http::read_some(socket_, buffer_, parser_, ec);
-      received_.append(chunk.data(), chunk.size() - parser_.get().body().size);
-      if (ec && ec != http::error::need_buffer && ec != asio::error::would_block &&
-          ec != asio::error::try_again)
-        break;
-    }
-    return received_.find(needle) != std::string::npos;
-  }
-  const std::string& received() const { return received_; }
-
- private:
-  tcp::socket socket_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::buffer_body> parser_;
-  std::string received_;
-};
 
 bool log_contains(const std::filesystem::path& log, const std::string& needle) {
   std::ifstream in(log);
@@ -148,57 +105,22 @@ TEST_F(RainbowStreamingTest, A200MegabyteImageGoesUpAndDownWithRainbowsMemorySma
   ASSERT_FALSE(id.empty());
   const auto target = "/clouds/east/api/v1/images/" + id + "/file";
 
-  asio::io_context ioc;
-  tcp::socket up(ioc);
-  up.connect({asio::ip::address_v4::loopback(), rainbow->port()});
-  read_timeout(up, 60);
-  asio::write(up, asio::buffer(request_head("PUT", target, *browser,
-                                            "Content-Type: application/octet-stream\r\nContent-Length: " +
-                                                std::to_string(kSize) + "\r\n")));
-  harmony::crypto::Sha256 sent;
-  std::string piece(1 << 20, '\0');
-  for (uint64_t offset = 0; offset < kSize; offset += piece.size()) {
-    fill_piece(piece, offset);
-    sent.update(piece);
-    asio::write(up, asio::buffer(piece));
-  }
-  const auto sha = sent.final_hex();
-  beast::flat_buffer buffer;
-  http::response<http::string_body> answer;
-  http::read(up, buffer, answer);
-  ASSERT_EQ(answer.result_int(), 200u) << answer.body();
-  auto uploaded = json::parse(answer.body());
-  EXPECT_EQ(uploaded.at("sha256"), sha);  // what Sparkle computed of what reached it
+  auto up = upload_image(rainbow->port(), target, session_headers(*browser), kSize);
+  ASSERT_EQ(up.status, 200u) << up.body;
+  auto uploaded = json::parse(up.body);
+  EXPECT_EQ(uploaded.at("sha256"), up.sha256);  // what Sparkle computed of what reached it
   EXPECT_EQ(uploaded.at("size_bytes"), kSize);
   const long after_upload = proc_status_field(rainbow->pid(), "VmHWM");
   EXPECT_GT(after_upload, 0);
   EXPECT_LT(after_upload, kMemoryLimitKib);
 
-  tcp::socket down(ioc);
-  down.connect({asio::ip::address_v4::loopback(), rainbow->port()});
-  read_timeout(down, 60);
-  asio::write(down, asio::buffer(request_head("GET", target, *browser, "")));
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  beast::flat_buffer down_buffer;
-  http::read_header(down, down_buffer, parser);
-  ASSERT_EQ(parser.get().result_int(), 200u);
+  auto down = download(rainbow->port(), target, session_headers(*browser));
+  ASSERT_EQ(down.status, 200u);
+  EXPECT_EQ(down.error, "");
   // The length is passed on, not replaced by chunks: a browser shows a download's progress.
-  EXPECT_EQ(parser.content_length().value_or(0), kSize);
-  harmony::crypto::Sha256 got;
-  uint64_t received = 0;
-  while (!parser.is_done()) {
-    parser.get().body().data = piece.data();
-    parser.get().body().size = piece.size();
-    beast::error_code ec;
-    http::read(down, down_buffer, parser, ec);
-    if (ec && ec != http::error::need_buffer) FAIL() << "download broke off: " << ec.message();
-    const size_t n = piece.size() - parser.get().body().size;
-    got.update(std::string_view(piece.data(), n));
-    received += n;
-  }
-  EXPECT_EQ(received, kSize);
-  EXPECT_EQ(got.final_hex(), sha);
+  EXPECT_EQ(down.content_length.value_or(0), kSize);
+  EXPECT_EQ(down.bytes, kSize);
+  EXPECT_EQ(down.sha256, up.sha256);
   const long after_download = proc_status_field(rainbow->pid(), "VmHWM");
   EXPECT_LT(after_download, kMemoryLimitKib);
   std::cout << "rainbow peak RSS after 200 MiB up and down: " << after_download / 1024 << " MiB\n";
@@ -207,33 +129,12 @@ TEST_F(RainbowStreamingTest, A200MegabyteImageGoesUpAndDownWithRainbowsMemorySma
 TEST_F(RainbowStreamingTest, AChunkedUploadPassesThroughChunked) {
   auto id = new_image("chunked");
   ASSERT_FALSE(id.empty());
-  asio::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect({asio::ip::address_v4::loopback(), rainbow->port()});
-  read_timeout(socket, 30);
-  asio::write(socket, asio::buffer(request_head("PUT", "/clouds/east/api/v1/images/" + id + "/file", *browser,
-                                                "Content-Type: application/octet-stream\r\n"
-                                                "Transfer-Encoding: chunked\r\n")));
-  harmony::crypto::Sha256 sent;
-  std::string piece(100 * 1000, '\0');
-  uint64_t size = 0;
-  for (int i = 0; i < 30; ++i) {
-    fill_piece(piece, size);
-    sent.update(piece);
-    size += piece.size();
-    std::stringstream chunk_head;
-    chunk_head << std::hex << piece.size() << "\r\n";
-    asio::write(socket, asio::buffer(chunk_head.str()));
-    asio::write(socket, asio::buffer(piece));
-    asio::write(socket, asio::buffer(std::string("\r\n")));
-  }
-  asio::write(socket, asio::buffer(std::string("0\r\n\r\n")));
-  beast::flat_buffer buffer;
-  http::response<http::string_body> answer;
-  http::read(socket, buffer, answer);
-  ASSERT_EQ(answer.result_int(), 200u) << answer.body();
-  EXPECT_EQ(json::parse(answer.body()).at("sha256"), sent.final_hex());
-  EXPECT_EQ(json::parse(answer.body()).at("size_bytes"), size);
+  constexpr uint64_t kSize = 3'000'000;
+  auto up = upload_image(rainbow->port(), "/clouds/east/api/v1/images/" + id + "/file",
+                         session_headers(*browser), kSize, true);
+  ASSERT_EQ(up.status, 200u) << up.body;
+  EXPECT_EQ(json::parse(up.body).at("sha256"), up.sha256);
+  EXPECT_EQ(json::parse(up.body).at("size_bytes"), kSize);
 }
 
 TEST_F(RainbowStreamingTest, ThreeHundredEventStreamsTakeNoThreadsAndEachGetsTheEvent) {
@@ -245,7 +146,8 @@ TEST_F(RainbowStreamingTest, ThreeHundredEventStreamsTakeNoThreadsAndEachGetsThe
   asio::io_context ioc;
   std::vector<std::unique_ptr<EventStreamTab>> tabs;
   for (int i = 0; i < kStreams; ++i) {
-    tabs.push_back(std::make_unique<EventStreamTab>(ioc, rainbow->port(), *browser));
+    tabs.push_back(
+        std::make_unique<EventStreamTab>(ioc, rainbow->port(), kEventsPath, session_headers(*browser)));
     ASSERT_EQ(tabs.back()->status(), 200u) << "stream " << i;
   }
   for (auto& tab : tabs) ASSERT_TRUE(tab->wait_for(": events")) << tab->received();
@@ -289,8 +191,8 @@ TEST_F(RainbowStreamingTest, ABrowserThatStopsReadingItsEventStreamIsDropped) {
   // A small window, so that the kernel's buffers fill soon and Rainbow's writes wait.
   socket.set_option(asio::socket_base::receive_buffer_size(4096));
   socket.connect({asio::ip::address_v4::loopback(), rainbow->port()});
-  asio::write(socket, asio::buffer(request_head("GET", "/clouds/east/api/v1/events", *browser,
-                                                "Accept: text/event-stream\r\nLast-Event-ID: 0\r\n")));
+  asio::write(socket, asio::buffer("GET " + std::string(kEventsPath) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                                   session_headers(*browser) + "Last-Event-ID: 0\r\n\r\n"));
   // This browser reads nothing: Rainbow gives up on it after its slow-reader limit.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!log_contains(rainbow->log_path(), "reads its event stream too slowly: dropped") &&
@@ -325,7 +227,7 @@ TEST_F(RainbowStreamingTest, SigtermEndsOpenEventStreamsAndStopsCleanly) {
   ASSERT_EQ(tab_owner.open().status, 200);
   ASSERT_EQ(tab_owner.login("east", SparkleProcess::kAdminUser, east->admin_password()).status, 200);
   asio::io_context ioc;
-  EventStreamTab tab(ioc, own.port(), tab_owner);
+  EventStreamTab tab(ioc, own.port(), kEventsPath, session_headers(tab_owner));
   ASSERT_EQ(tab.status(), 200u);
   ASSERT_TRUE(tab.wait_for(": events"));
   EXPECT_EQ(own.stop(), 0);

@@ -28,7 +28,7 @@ namespace {
 
 constexpr const char* kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 // What one request holds of a body at a time, in each direction.
-constexpr size_t kPiece = 64 * 1024;
+constexpr size_t kPiece = 256 * 1024;
 // Events are small; a thousand open streams hold a thousand of these.
 constexpr size_t kEventPiece = 8 * 1024;
 // Sparkle comments every few seconds while idle: a minute of silence means it is gone.

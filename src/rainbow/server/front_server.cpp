@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
@@ -71,8 +72,13 @@ void FrontServer::accept_loop() {
   acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec != asio::error::operation_aborted && !stopping_) {
+        // Out of descriptors, most likely: retrying at once would spin until one is freed.
         spdlog::warn("accept failed: {}", ec.message());
-        accept_loop();
+        auto pause =
+            std::make_shared<asio::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        pause->async_wait([this, pause](beast::error_code) {
+          if (!stopping_) accept_loop();
+        });
       }
       return;
     }
