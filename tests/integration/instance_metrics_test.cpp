@@ -144,7 +144,11 @@ TEST_F(InstanceMetricsTest, TheTenantSeesItsInstanceSamples) {
   EXPECT_EQ(answer["resolution"], "raw");
   EXPECT_EQ(answer["step_seconds"], 0);
   EXPECT_EQ(answer["instance_id"], instance);
+  // Every sample has real rates: a domain is listed from its second reading on, never with a
+  // first one of zeros.
   for (const auto& p : answer["points"]) {
+    EXPECT_GT(p["cpu_pct"].get<double>(), 0) << answer;
+    EXPECT_GT(p["disk_read_bps"].get<int64_t>(), 0) << answer;
     EXPECT_LE(p["cpu_pct"].get<double>(), 100.0);
     EXPECT_GE(p["net_rx_bps"].get<int64_t>(), 0);
   }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "twilight/agent/converger.hpp"
 #include "twilight/hypervisor/libvirt_hypervisor.hpp"
@@ -165,6 +166,35 @@ TEST_F(LibvirtTest, LifecycleEventsArriveOnStartAndStop) {
   const auto other = new_uuid();
   hypervisor.define(render_domain_xml(spec(other)));
   EXPECT_FALSE(events.wait_for(other, LifecycleKind::defined, 300ms));
+}
+
+// The test driver has no bulk statistics but the state: the one-domain calls fill in CPU time,
+// memory, disk (by target) and network (by MAC), all growing with the clock, as QEMU's would.
+TEST_F(LibvirtTest, StatisticsOfARunningDomainGrow) {
+  const auto uuid = new_uuid();
+  hypervisor.define(render_domain_xml(spec(uuid)));
+  const auto stats_of = [&]() -> std::optional<DomainStats> {
+    for (auto& s : hypervisor.domain_stats()) {
+      if (s.uuid == uuid) return s;
+    }
+    return std::nullopt;
+  };
+  auto stopped = stats_of();
+  ASSERT_TRUE(stopped);
+  EXPECT_FALSE(stopped->cpu_time_ns) << "a domain that is off has no statistics";
+  hypervisor.start(uuid);
+  auto first = stats_of();
+  std::this_thread::sleep_for(20ms);
+  auto second = stats_of();
+  ASSERT_TRUE(first && second);
+  ASSERT_TRUE(first->cpu_time_ns && first->block_read_bytes && first->block_write_bytes &&
+              first->net_rx_bytes && first->net_tx_bytes);
+  EXPECT_EQ(first->memory_kib, 256u * 1024);
+  EXPECT_GT(*second->cpu_time_ns, *first->cpu_time_ns);
+  EXPECT_GT(*second->block_read_bytes, *first->block_read_bytes);
+  EXPECT_GT(*second->net_tx_bytes, *first->net_tx_bytes);
+  hypervisor.destroy(uuid);
+  hypervisor.undefine(uuid);
 }
 
 TEST_F(LibvirtTest, TheTestDriverOffersQemu) {

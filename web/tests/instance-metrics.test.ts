@@ -89,4 +89,34 @@ describe('instance metrics panel', () => {
     expect(wrapper.find('svg').exists()).toBe(false)
     wrapper.unmount()
   })
+
+  it('asks again within seconds while there is nothing, then at the range pace', async () => {
+    vi.useFakeTimers()
+    let calls = 0
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => {
+        calls += 1
+        const body = calls < 3 ? answer([]) : answer([point('2026-05-01T11:00:00Z', 5)])
+        return new Response(JSON.stringify(body), { status: 200 })
+      }),
+    )
+    const wrapper = mount(InstanceMetricsPanel, { props: { cloud: 'east', instanceId: 'i-1' } })
+    await flushPromises()
+    expect(calls).toBe(1)
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(calls).toBe(2)
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(calls).toBe(3)
+    expect(wrapper.find('svg').exists()).toBe(true)
+    // Samples now: the hour's pace (10 s), not every 3 s.
+    await vi.advanceTimersByTimeAsync(9000)
+    expect(calls).toBe(3)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(calls).toBe(4)
+    wrapper.unmount()
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(calls).toBe(4)
+    vi.useRealTimers()
+  })
 })

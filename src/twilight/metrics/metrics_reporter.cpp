@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -179,30 +180,41 @@ MetricsReporter::Round MetricsReporter::collect_round() {
                                static_cast<double>(s.block_write_bytes.value_or(0))}));
     }
     if (domain.state != DomainState::running && domain.state != DomainState::paused) continue;
+    current.domains.emplace(instance, s);
+    // Rates need two readings: a domain seen for the first time (just started, or the agent just
+    // started) is reported from the next round on, rather than with rates of 0 that would draw a
+    // false dip in its graphs.
+    if (!previous_) continue;
+    const auto before = previous_->domains.find(instance);
+    if (before == previous_->domains.end()) continue;
+    const auto& b = before->second;
     proto::DomainMetrics metrics;
     metrics.id = instance;
     metrics.mem_mib = memory_kib / 1024;
-    if (previous_) {
-      if (auto before = previous_->domains.find(instance); before != previous_->domains.end()) {
-        const auto& b = before->second;
-        const double cpu_seconds = static_cast<double>(rate(s.cpu_time_ns, b.cpu_time_ns, 1.0)) / 1e9;
-        if (elapsed > 0 && domain.vcpus > 0) {
-          metrics.cpu_pct = std::min(100.0, 100.0 * cpu_seconds / (elapsed * domain.vcpus));
-        }
-        metrics.net_rx_bps = rate(s.net_rx_bytes, b.net_rx_bytes, elapsed);
-        metrics.net_tx_bps = rate(s.net_tx_bytes, b.net_tx_bytes, elapsed);
-        metrics.disk_read_bps = rate(s.block_read_bytes, b.block_read_bytes, elapsed);
-        metrics.disk_write_bps = rate(s.block_write_bytes, b.block_write_bytes, elapsed);
-      }
+    const double cpu_seconds = static_cast<double>(rate(s.cpu_time_ns, b.cpu_time_ns, 1.0)) / 1e9;
+    if (elapsed > 0 && domain.vcpus > 0) {
+      // Two decimals are all a graph shows; a double's 17 digits would be half of each domain's
+      // entry in a batch that lists every running instance of the host.
+      metrics.cpu_pct =
+          std::round(std::min(100.0, 100.0 * cpu_seconds / (elapsed * domain.vcpus)) * 100) / 100;
     }
+    metrics.net_rx_bps = rate(s.net_rx_bytes, b.net_rx_bytes, elapsed);
+    metrics.net_tx_bps = rate(s.net_tx_bytes, b.net_tx_bytes, elapsed);
+    metrics.disk_read_bps = rate(s.block_read_bytes, b.block_read_bytes, elapsed);
+    metrics.disk_write_bps = rate(s.block_write_bytes, b.block_write_bytes, elapsed);
     summary.domains.push_back(std::move(metrics));
-    current.domains.emplace(instance, s);
   }
   previous_ = std::move(current);
   return round;
 }
 
 void MetricsReporter::run() {
+  // A first reading, so that the first summary already has rates (and the domains running now).
+  try {
+    collect_round();
+  } catch (const std::exception&) {
+    // The hypervisor may not answer yet: the first round of the loop takes the reading instead.
+  }
   for (;;) {
     {
       std::unique_lock lock(mutex_);

@@ -40,7 +40,9 @@ HostCounters parse_diskstats(std::string_view text, HostCounters counters = {});
 // disk_octets) and plugin "harmony_instance" with the instance id as plugin instance (types
 // virt_cpu_total, memory, if_octets, disk_octets). From the same round, a summary for Sparkle
 // (proto::MetricsBatch: rates over the interval, per-instance CPU share of its own vCPUs), which
-// placement uses to level the load.
+// placement uses to level the load and Sparkle keeps as each instance's performance history. The
+// batch lists every running instance (about 200 bytes each): its size is bounded by what a host
+// can run, 200 KB for a thousand instances.
 class MetricsReporter {
  public:
   using SummaryCallback = std::function<void(proto::MetricsBatch)>;
@@ -57,7 +59,9 @@ class MetricsReporter {
 
   struct Round {
     std::vector<MetricValue> values;
-    proto::MetricsBatch summary;  // rates are 0 in the first round: there is nothing to compare with
+    // Host rates are 0 in the first round (nothing to compare with); a domain is listed from its
+    // second reading on.
+    proto::MetricsBatch summary;
   };
   // One round (also what the thread sends).
   Round collect_round();
