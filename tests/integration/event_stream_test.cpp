@@ -385,6 +385,8 @@ TEST_F(EventStreamTest, AStreamEndsWhenItsTokenIsRevokedOrExpires) {
   EXPECT_TRUE(second.ended()) << "the stream of an expired token ends";
   // Other streams go on.
   SseClient still(sparkle_->port(), member_a_->token(), "/api/v1/events");
+  // Subscribed once the head is there: an instance created before would not be on this stream.
+  ASSERT_NE(still.head().find("200"), std::string::npos);
   const auto id = create_instance(*member_a_, "after-revocation");
   EXPECT_TRUE(
       still.next_where([&](const SseEvent& e) { return e.json_data().value("resource_id", "") == id; }));
