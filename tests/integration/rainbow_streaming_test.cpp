@@ -232,3 +232,14 @@ TEST_F(RainbowStreamingTest, SigtermEndsOpenEventStreamsAndStopsCleanly) {
   ASSERT_TRUE(tab.wait_for(": events"));
   EXPECT_EQ(own.stop(), 0);
 }
+
+TEST_F(RainbowStreamingTest, AnUploadSparkleRefusesBeforeTheBodyGetsItsAnswer) {
+  auto id = new_image("twice");
+  ASSERT_FALSE(id.empty());
+  const auto target = "/clouds/east/api/v1/images/" + id + "/file";
+  ASSERT_EQ(upload_image(rainbow->port(), target, session_headers(*browser), 1 << 20).status, 200u);
+  // Sparkle refuses the second file from the head alone and closes without reading the body.
+  auto again = upload_image(rainbow->port(), target, session_headers(*browser), 20 << 20);
+  EXPECT_EQ(again.status, 409u) << again.body;
+  EXPECT_NE(again.body.find("image_has_file"), std::string::npos) << again.body;
+}

@@ -49,25 +49,35 @@ Transfer upload_image(uint16_t port, const std::string& target, const std::strin
                                         headers + "Content-Type: application/octet-stream\r\n" + framing)));
   crypto::Sha256 sent;
   std::string piece;
-  for (uint64_t offset = 0; offset < size; offset += piece.size()) {
+  // A server may answer before the body is all there (a refusal) and close: then the answer is
+  // read instead of the rest written.
+  beast::error_code write_ec;
+  auto send = [&](const std::string& bytes) {
+    if (!write_ec) asio::write(socket, asio::buffer(bytes), write_ec);
+  };
+  for (uint64_t offset = 0; offset < size && !write_ec; offset += piece.size()) {
     piece.resize(std::min<uint64_t>(1 << 20, size - offset));
     fill_image_piece(piece, offset);
     sent.update(piece);
     if (chunked) {
       std::stringstream chunk_head;
       chunk_head << std::hex << piece.size() << "\r\n";
-      asio::write(socket, asio::buffer(chunk_head.str()));
-      asio::write(socket, asio::buffer(piece));
-      asio::write(socket, asio::buffer(std::string("\r\n")));
+      send(chunk_head.str());
+      send(piece);
+      send("\r\n");
     } else {
-      asio::write(socket, asio::buffer(piece));
+      send(piece);
     }
   }
-  if (chunked) asio::write(socket, asio::buffer(std::string("0\r\n\r\n")));
+  if (chunked) send("0\r\n\r\n");
   beast::flat_buffer buffer;
   http::response<http::string_body> answer;
-  http::read(socket, buffer, answer);
-  return {answer.result_int(), answer.body(), sent.final_hex(), size, std::nullopt, ""};
+  beast::error_code read_ec;
+  http::read(socket, buffer, answer, read_ec);
+  if (read_ec) return {0, "", "", size, std::nullopt, read_ec.message()};
+  Transfer out{answer.result_int(), answer.body(), sent.final_hex(), size, std::nullopt, ""};
+  if (write_ec) out.error = "stopped sending: " + write_ec.message();
+  return out;
 }
 
 Transfer download(uint16_t port, const std::string& target, const std::string& headers) {
