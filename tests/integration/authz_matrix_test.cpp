@@ -13,12 +13,12 @@
 //                 a property of tokens, not of the matrix's routes.
 //
 // Path and body placeholders name fixture objects of tenant A ({instance}, {volume}, ...), tenant
-// ids ({tenant} is A, {other_tenant} is B), {unique} (a fresh word per request, for names) and
-// {seq} (a fresh small number per request, for CIDRs and bridge names). An entry with "fresh"
-// gets a new object for the last placeholder of its path for every persona (and for
-// DELETE /auth/tokens/current a new token of the caller), so that one persona's DELETE or state
-// change cannot change the next persona's answer. PATCH requests carry If-Match with the target's
-// current generation, read by the system administrator just before.
+// ids ({tenant} is A, {other_tenant} is B), {node_image_file} (a file role: kernel), {unique} (a fresh word
+// per request, for names) and {seq} (a fresh small number per request, for CIDRs and bridge names). An entry
+// with "fresh" gets a new object for the last placeholder of its path for every persona (and for DELETE
+// /auth/tokens/current a new token of the caller), so that one persona's DELETE or state change cannot change
+// the next persona's answer. PATCH requests carry If-Match with the target's current generation, read by the
+// system administrator just before.
 
 #include <gtest/gtest.h>
 
@@ -194,6 +194,17 @@ class AuthzMatrixTest : public ::testing::Test {
     return id;
   }
 
+  // A node image version whose three files are one public image with its file.
+  static std::string make_node_image() {
+    auto file = make_image(true, true);
+    return created_id(
+        admin_->post(
+            "/api/v1/node-images",
+            {{"name", "node-" + word()},
+             {"spec", {{"kernel_image_id", file}, {"initrd_image_id", file}, {"root_image_id", file}}}}),
+        "create node image");
+  }
+
   static std::string make_instance() {
     return created_id(
         maker_->post(
@@ -288,6 +299,7 @@ class AuthzMatrixTest : public ::testing::Test {
     if (placeholder == "public_image") return {{"public_image", make_image(true, false)}};
     if (placeholder == "affinity_group") return {{"affinity_group", make_group()}};
     if (placeholder == "host") return {{"host", make_host()}};
+    if (placeholder == "node_image") return {{"node_image", make_node_image()}};
     if (placeholder == "user") return {{"user", make_user(values_.at("tenant"), "member").id}};
     if (placeholder == "other_user")
       return {{"other_user", make_user(values_.at("other_tenant"), "reader").id}};
@@ -339,6 +351,8 @@ class AuthzMatrixTest : public ::testing::Test {
     values_["subnet"] = make_subnet();
     values_["affinity_group"] = make_group();
     values_["host"] = make_host();
+    values_["node_image"] = make_node_image();
+    values_["node_image_file"] = "kernel";
     values_["user"] = make_user(tenant_a, "member").id;
     values_["other_user"] = make_user(tenant_b, "reader").id;
     values_["token"] = make_token();

@@ -79,6 +79,36 @@ void from_json(const nlohmann::json& j, LunaHost& value) {
   r.required("fence_methods", value.fence_methods);
 }
 
+void to_json(nlohmann::json& j, const LunaNodeImageFile& value) {
+  j = nlohmann::json::object();
+  put(j, "role", value.role);
+  put(j, "url", value.url);
+  put(j, "sha256", value.sha256);
+  put(j, "size_bytes", value.size_bytes);
+}
+
+void from_json(const nlohmann::json& j, LunaNodeImageFile& value) {
+  fields::ObjectReader r(j);
+  r.required("role", value.role, fields::non_empty);
+  r.required("url", value.url, fields::non_empty);
+  r.required("sha256", value.sha256, fields::sha256_hex);
+  r.required("size_bytes", value.size_bytes);
+}
+
+void to_json(nlohmann::json& j, const LunaNodeImage& value) {
+  j = nlohmann::json::object();
+  put(j, "version", value.version);
+  put(j, "current", value.current);
+  put(j, "files", value.files);
+}
+
+void from_json(const nlohmann::json& j, LunaNodeImage& value) {
+  fields::ObjectReader r(j);
+  r.required("version", value.version, fields::non_empty);
+  r.required("current", value.current);
+  r.required("files", value.files);
+}
+
 void to_json(nlohmann::json& j, const LunaDesiredState& value) {
   j = nlohmann::json::object();
   put(j, "luna_id", value.luna_id);
@@ -86,6 +116,8 @@ void to_json(nlohmann::json& j, const LunaDesiredState& value) {
   put(j, "profiles", value.profiles);
   put(j, "hosts", value.hosts);
   put(j, "bootstrap", value.bootstrap);
+  if (!value.node_images.empty()) put(j, "node_images", value.node_images);
+  put(j, "agent_api", value.agent_api);
 }
 
 void from_json(const nlohmann::json& j, LunaDesiredState& value) {
@@ -95,6 +127,11 @@ void from_json(const nlohmann::json& j, LunaDesiredState& value) {
   r.required("profiles", value.profiles);
   r.required("hosts", value.hosts);
   r.optional("bootstrap", value.bootstrap);
+  // Optional: a controller without node images sends none.
+  std::optional<std::vector<LunaNodeImage>> images;
+  r.optional("node_images", images);
+  value.node_images = images.value_or(std::vector<LunaNodeImage>{});
+  r.optional("agent_api", value.agent_api);
 }
 
 void to_json(nlohmann::json& j, const FenceRequest& value) {

@@ -64,6 +64,25 @@ struct LunaHost {
   bool operator==(const LunaHost&) const = default;
 };
 
+// One file of a node image version, downloaded by Luna from Sparkle's agent API.
+struct LunaNodeImageFile {
+  std::string role;    // "kernel", "initrd" or "root"
+  std::string url;     // relative to agent_api.url, or absolute
+  std::string sha256;  // lowercase hex; Luna serves nothing that does not match
+  std::uint64_t size_bytes = 0;
+
+  bool operator==(const LunaNodeImageFile&) const = default;
+};
+
+// A node image version Luna should have ready to serve.
+struct LunaNodeImage {
+  std::string version;  // names its directory on Luna
+  bool current = false;
+  std::vector<LunaNodeImageFile> files;
+
+  bool operator==(const LunaNodeImage&) const = default;
+};
+
 // Sparkle -> Luna: everything this Luna serves, whole (level-triggered like desired_state).
 struct LunaDesiredState {
   static constexpr std::string_view kType = "luna_desired_state";
@@ -74,6 +93,10 @@ struct LunaDesiredState {
   std::vector<LunaHost> hosts;
   // Every controller Luna may fail over to, as Twilight gets them (absent from older senders).
   std::optional<Bootstrap> bootstrap;
+  // The versions to keep ready: the current one, the previous current one (a rollback boots at
+  // once) and any a host is pinned to. Hosts name theirs in image_version.
+  std::vector<LunaNodeImage> node_images;
+  std::optional<AgentApi> agent_api;  // where to download node image files, and the credential
 
   bool operator==(const LunaDesiredState&) const = default;
 };
@@ -121,6 +144,10 @@ void to_json(nlohmann::json& j, const LunaFenceMethod& value);
 void from_json(const nlohmann::json& j, LunaFenceMethod& value);
 void to_json(nlohmann::json& j, const LunaHost& value);
 void from_json(const nlohmann::json& j, LunaHost& value);
+void to_json(nlohmann::json& j, const LunaNodeImageFile& value);
+void from_json(const nlohmann::json& j, LunaNodeImageFile& value);
+void to_json(nlohmann::json& j, const LunaNodeImage& value);
+void from_json(const nlohmann::json& j, LunaNodeImage& value);
 void to_json(nlohmann::json& j, const LunaDesiredState& value);
 void from_json(const nlohmann::json& j, LunaDesiredState& value);
 void to_json(nlohmann::json& j, const FenceRequest& value);

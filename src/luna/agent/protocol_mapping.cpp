@@ -22,6 +22,13 @@ LunaDesiredState from_proto(const proto::LunaDesiredState& desired) {
     }
     state.hosts.push_back(std::move(out));
   }
+  for (const auto& image : desired.node_images) {
+    NodeImage out{image.version, image.current, {}};
+    for (const auto& file : image.files)
+      out.files.push_back({file.role, file.url, file.sha256, file.size_bytes});
+    state.node_images.push_back(std::move(out));
+  }
+  if (desired.agent_api) state.api = {desired.agent_api->url, desired.agent_api->token};
   return state;
 }
 

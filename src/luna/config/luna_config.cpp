@@ -100,6 +100,11 @@ LunaConfig LunaConfig::from(const ConfigFile& file) {
   c.dhcp.uefi_boot_file = plain(file, "dhcp.uefi_boot_file", c.dhcp.uefi_boot_file);
   c.dhcp.user = plain(file, "dhcp.user", c.dhcp.user);
   c.dhcp.restart_delay = std::chrono::milliseconds(positive(file, "dhcp.restart_delay_ms", 1000));
+  c.http.enabled = file.get_bool("http.enabled", c.http.enabled);
+  c.http.address = ipv4(file, "http.address", c.http.address);
+  const auto port = file.get_int("http.port", c.http.port);
+  if (port < 0 || port > 65535) throw ConfigError("http.port must be from 0 to 65535");
+  c.http.port = static_cast<std::uint16_t>(port);
   c.fencing.python = file.get_string("fencing.python", c.fencing.python);
   c.fencing.agent_dir = file.get_string("fencing.agent_dir", c.fencing.agent_dir.string());
   c.fencing.default_timeout = std::chrono::seconds(positive(file, "fencing.timeout_seconds", 30));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -28,6 +29,17 @@ struct DhcpSettings {
   bool operator==(const DhcpSettings&) const = default;
 };
 
+// Luna's HTTP server for node images and boot scripts (the TFTP root, read-only). iPXE then
+// loads the kernel and initramfs over HTTP from the DHCP server's address (${next-server}) at this
+// port, and the initramfs fetches the root image from there.
+struct HttpSettings {
+  bool enabled = false;
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 8081;  // in tests 0: a free port
+
+  bool operator==(const HttpSettings&) const = default;
+};
+
 struct FencingSettings {
   // fence-agents are Python scripts; they need the system interpreter (with pycurl, pexpect),
   // not whatever python3 comes first on PATH. Empty: run the agent directly.
@@ -53,6 +65,7 @@ struct LunaConfig {
   std::filesystem::path hosts_file;
   ControllerConfig controller;
   DhcpSettings dhcp;
+  HttpSettings http;
   FencingSettings fencing;
   std::string log_level = "info";
   std::string log_file;

@@ -32,6 +32,11 @@ LunaDaemon::LunaDaemon(LunaConfig config)
     controller_ = std::make_unique<ControllerLink>(config_.state_dir, std::move(settings));
   }
   if (config_.dhcp.enabled) {
+    images_ = std::make_unique<NodeImageCache>(config_.dhcp.tftp_root / "images");
+    if (config_.http.enabled) {
+      http_ =
+          std::make_unique<BootHttpServer>(config_.dhcp.tftp_root, config_.http.address, config_.http.port);
+    }
     DnsmasqSupervisorOptions options;
     options.binary = config_.dhcp.binary;
     options.paths = paths_;
@@ -47,11 +52,12 @@ int LunaDaemon::run() {
              config_.dhcp.enabled ? "enabled" : "disabled", config_.dhcp.interface);
   if (config_.hosts_file.empty() || controller_) {
     // Nothing to serve yet, but dnsmasq runs so that a misconfiguration shows at once.
-    apply(LunaDesiredState{});
+    apply(LunaDesiredState{}, false);
   }
   while (!stopping_.load()) {
     try {
       if (!config_.hosts_file.empty() && !controller_) load_hosts_file();
+      if (images_ && images_->changes() != images_seen_) render();
       if (dnsmasq_) dnsmasq_->poll();
       for (const auto& event : events_.read_new()) {
         if (event.kind == DhcpEvent::Kind::tftp_sent) {
@@ -76,6 +82,8 @@ int LunaDaemon::run() {
   fence_worker_.reset();
   controller_.reset();
   if (dnsmasq_) dnsmasq_->stop();
+  http_.reset();
+  images_.reset();
   log_->info("stopped");
   return 0;
 }
@@ -87,7 +95,7 @@ void LunaDaemon::load_hosts_file() {
     if (hosts_file_time_ || !dnsmasq_ || !dnsmasq_->pid()) {
       log_->warn("hosts file {} cannot be read: {}", config_.hosts_file.string(), error.message());
       hosts_file_time_ = fs::file_time_type::min();
-      apply(LunaDesiredState{});
+      apply(LunaDesiredState{}, false);
     }
     return;
   }
@@ -128,10 +136,22 @@ void LunaDaemon::serve_controller() {
   }
 }
 
-void LunaDaemon::apply(const LunaDesiredState& desired) {
+void LunaDaemon::apply(const LunaDesiredState& desired, bool from_source) {
   served_ = desired;
+  if (images_ && from_source) images_->want(desired.node_images, desired.api);
+  render();
+}
+
+void LunaDaemon::render() {
   if (!dnsmasq_) return;
-  auto rendered = render_dnsmasq(config_.dhcp, desired, paths_);
+  BootSources sources;
+  if (http_) sources.http_port = http_->port();
+  if (images_) {
+    // Read the counter first: a change that lands between the two reads renders again next tick.
+    images_seen_ = images_->changes();
+    sources.ready_versions = images_->ready();
+  }
+  auto rendered = render_dnsmasq(config_.dhcp, served_, paths_, sources);
   // Scripts first: a host that gets its lease after the SIGHUP must find its script there.
   sync_boot_files(config_.dhcp.tftp_root, rendered.boot_files);
   dnsmasq_->apply(rendered);

@@ -14,6 +14,8 @@
 #include "luna/dnsmasq/dhcp_events.hpp"
 #include "luna/dnsmasq/dnsmasq_supervisor.hpp"
 #include "luna/fencing/fence_worker.hpp"
+#include "luna/http/boot_http_server.hpp"
+#include "luna/images/node_image_cache.hpp"
 #include "luna/model/physical_host.hpp"
 
 namespace harmony::luna {
@@ -22,7 +24,8 @@ namespace harmony::luna {
 // controller is configured, else from the hosts file, re-read when it changes), keeps dnsmasq
 // serving exactly those hosts, logs every lease and TFTP transfer dnsmasq sees, and runs
 // Sparkle's fence requests (on a worker thread) with the methods of the host's desired state,
-// answering each with a fence_result.
+// answering each with a fence_result. Node image versions are downloaded in the background and
+// served over TFTP and HTTP; hosts' boot scripts point at a version only once it is verified.
 class LunaDaemon {
  public:
   explicit LunaDaemon(LunaConfig config);
@@ -37,7 +40,10 @@ class LunaDaemon {
 
  private:
   void load_hosts_file();
-  void apply(const LunaDesiredState& desired);
+  // `from_source`: the state came from Sparkle or the hosts file (not the empty state of the start),
+  // so node images not in it may be deleted.
+  void apply(const LunaDesiredState& desired, bool from_source = true);
+  void render();
   void serve_controller();
 
   LunaConfig config_;
@@ -49,6 +55,9 @@ class LunaDaemon {
   ProcessFenceAgentRunner fence_runner_;
   std::unique_ptr<FenceWorker> fence_worker_;
   std::unique_ptr<ControllerLink> controller_;
+  std::unique_ptr<NodeImageCache> images_;
+  std::unique_ptr<BootHttpServer> http_;
+  std::uint64_t images_seen_ = 0;
   std::optional<std::filesystem::file_time_type> hosts_file_time_;
   std::atomic<bool> stopping_{false};
 };

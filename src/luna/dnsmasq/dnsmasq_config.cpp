@@ -98,7 +98,22 @@ std::string mac_file_name(const std::string& mac) {
   return name;
 }
 
-std::string render_host_script(const PhysicalHost& host, const BootProfile& profile) {
+bool is_managed(const LunaDesiredState& desired, const std::string& version) {
+  for (const auto& image : desired.node_images) {
+    if (image.version == version) return true;
+  }
+  return false;
+}
+
+std::string replace_all(std::string text, std::string_view from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+std::string render_host_script(const PhysicalHost& host, const BootProfile& profile,
+                               const LunaDesiredState& desired, const BootSources& sources) {
   std::ostringstream out;
   out << "#!ipxe\n"
       << "# Written by luna: host " << host.id << ", boot profile " << profile.name << ", node image "
@@ -108,11 +123,27 @@ std::string render_host_script(const PhysicalHost& host, const BootProfile& prof
         << "exit\n";
     return out.str();
   }
-  const std::string base = "tftp://${next-server}/images/" + host.image_version + "/";
-  out << "kernel " << base << profile.kernel << " initrd=" << profile.initrd;
-  if (!profile.cmdline.empty()) out << " " << profile.cmdline;
-  out << " harmony.host_id=" << host.id << " harmony.image_version=" << host.image_version << "\n"
-      << "initrd " << base << profile.initrd << "\n"
+  const bool managed = is_managed(desired, host.image_version);
+  if (managed && !sources.ready_versions.contains(host.image_version)) {
+    // Booting resumes by itself once the download is done.
+    out << "echo luna: node image " << host.image_version << " is not downloaded yet, retrying in 10 s\n"
+        << "sleep 10\n"
+        << "reboot\n";
+    return out.str();
+  }
+  const std::string server = sources.http_port != 0
+                                 ? "http://${next-server}:" + std::to_string(sources.http_port) + "/"
+                                 : "tftp://${next-server}/";
+  const std::string base = server + "images/" + host.image_version + "/";
+  const std::string kernel = managed ? "vmlinuz" : profile.kernel;
+  const std::string initrd = managed ? "initrd.img" : profile.initrd;
+  const std::string root_url = base + "root.squashfs";
+  out << "kernel " << base << kernel << " initrd=" << initrd;
+  if (!profile.cmdline.empty()) out << " " << replace_all(profile.cmdline, "{root_url}", root_url);
+  out << " harmony.host_id=" << host.id << " harmony.image_version=" << host.image_version;
+  if (managed) out << " harmony.root_url=" << root_url;
+  out << "\n"
+      << "initrd " << base << initrd << "\n"
       << "boot\n";
   return out.str();
 }
@@ -154,7 +185,7 @@ bool is_tag_name(std::string_view text) {
 }
 
 RenderedDnsmasq render_dnsmasq(const DhcpSettings& settings, const LunaDesiredState& desired,
-                               const DnsmasqPaths& paths) {
+                               const DnsmasqPaths& paths, const BootSources& sources) {
   RenderedDnsmasq rendered;
   std::map<std::string, BootProfile> profiles;
   for (const auto& profile : desired.profiles) {
@@ -210,7 +241,7 @@ RenderedDnsmasq render_dnsmasq(const DhcpSettings& settings, const LunaDesiredSt
       refuse("bad node image version");
       continue;
     }
-    const auto script = render_host_script(host, profile->second);
+    const auto script = render_host_script(host, profile->second, desired, sources);
     for (const auto& mac : host.macs) {
       macs_seen.insert(mac);
       hosts << mac << ",";

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,16 @@ struct RenderedDnsmasq {
   std::vector<std::string> problems;
 };
 
+// Where hosts load their node image from.
+struct BootSources {
+  // Luna's HTTP server port; 0: none, kernel and initramfs come over TFTP.
+  std::uint16_t http_port = 0;
+  // Versions of Sparkle's node images that are downloaded and verified (see NodeImageCache). A
+  // host whose version is one of Sparkle's but not ready yet waits and retries; a version Sparkle
+  // does not manage is taken to be in images/<version>/ already, under the boot profile's names.
+  std::set<std::string> ready_versions;
+};
+
 // Pure: the whole dnsmasq configuration for these settings and this desired state. Only hosts
 // with a valid MAC, address inside the subnet and known boot profile are served; unknown MACs
 // get no answer at all.
@@ -41,8 +53,12 @@ struct RenderedDnsmasq {
 // file carries no "set:" tag because dnsmasq 2.90 aborts when it re-reads (SIGHUP) a hosts file
 // with tags while such a host holds a lease. So a host's profile or image changes without
 // touching dnsmasq at all, and a new host needs only a SIGHUP.
+//
+// A node image of Sparkle's is served as vmlinuz, initrd.img and root.squashfs; the boot profile's
+// command line may say where the initramfs finds the root image with {root_url} (live-boot:
+// "boot=live fetch={root_url}"), and harmony.root_url= is always added.
 RenderedDnsmasq render_dnsmasq(const DhcpSettings& settings, const LunaDesiredState& desired,
-                               const DnsmasqPaths& paths);
+                               const DnsmasqPaths& paths, const BootSources& sources = {});
 
 // Validation shared with the desired-state reader.
 bool is_mac_address(std::string_view text);

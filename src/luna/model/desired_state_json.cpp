@@ -98,11 +98,42 @@ LunaDesiredState desired_state_from_json(const json& j) {
     }
     state.hosts.push_back(std::move(host));
   }
+  const auto& images = array_at(j, "node_images", "");
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto where = "node_images[" + std::to_string(i) + "]";
+    if (!images[i].is_object()) bad(where, "expected an object");
+    NodeImage image;
+    image.version = string_at(images[i], "version", where, true);
+    if (auto it = images[i].find("current"); it != images[i].end()) {
+      if (!it->is_boolean()) bad(where + ".current", "expected true or false");
+      image.current = it->get<bool>();
+    }
+    const auto& files = array_at(images[i], "files", where);
+    for (size_t f = 0; f < files.size(); ++f) {
+      const auto at = where + ".files[" + std::to_string(f) + "]";
+      if (!files[f].is_object()) bad(at, "expected an object");
+      NodeImageFile file;
+      file.role = string_at(files[f], "role", at, true);
+      file.url = string_at(files[f], "url", at, true);
+      file.sha256 = string_at(files[f], "sha256", at, true);
+      if (auto it = files[f].find("size_bytes"); it != files[f].end()) {
+        if (!it->is_number_unsigned()) bad(at + ".size_bytes", "expected a number of bytes");
+        file.size_bytes = it->get<std::uint64_t>();
+      }
+      image.files.push_back(std::move(file));
+    }
+    state.node_images.push_back(std::move(image));
+  }
+  if (auto it = j.find("agent_api"); it != j.end()) {
+    if (!it->is_object()) bad("agent_api", "expected an object");
+    state.api.url = string_at(*it, "url", "agent_api", true);
+    state.api.token = string_at(*it, "token", "agent_api", false);
+  }
   return state;
 }
 
 json desired_state_to_json_redacted(const LunaDesiredState& state) {
-  json out = {{"profiles", json::array()}, {"hosts", json::array()}};
+  json out = {{"profiles", json::array()}, {"hosts", json::array()}, {"node_images", json::array()}};
   for (const auto& profile : state.profiles) {
     out["profiles"].push_back({{"name", profile.name},
                                {"kernel", profile.kernel},
@@ -128,6 +159,15 @@ json desired_state_to_json_redacted(const LunaDesiredState& state) {
                             {"bmc_address", host.bmc_address},
                             {"fence_methods", methods}});
   }
+  for (const auto& image : state.node_images) {
+    json files = json::array();
+    for (const auto& file : image.files) {
+      files.push_back(
+          {{"role", file.role}, {"url", file.url}, {"sha256", file.sha256}, {"size_bytes", file.size_bytes}});
+    }
+    out["node_images"].push_back({{"version", image.version}, {"current", image.current}, {"files", files}});
+  }
+  if (!state.api.url.empty()) out["agent_api"] = {{"url", state.api.url}};
   return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -44,9 +45,40 @@ struct PhysicalHost {
   bool operator==(const PhysicalHost&) const = default;
 };
 
+// One file of a node image version and where Luna downloads it from.
+struct NodeImageFile {
+  std::string role;  // "kernel", "initrd" or "root"
+  std::string url;   // relative to the agent API URL, or absolute (http, https, file)
+  std::string sha256;
+  std::uint64_t size_bytes = 0;
+
+  bool operator==(const NodeImageFile&) const = default;
+};
+
+// A node image version Luna downloads, verifies and serves from images/<version>/ below the TFTP
+// root (over TFTP and its HTTP server) as vmlinuz, initrd.img and root.squashfs.
+struct NodeImage {
+  std::string version;
+  bool current = false;
+  std::vector<NodeImageFile> files;
+
+  bool operator==(const NodeImage&) const = default;
+};
+
+// Sparkle's agent HTTP API: where relative file URLs point, and Luna's bearer credential (never
+// logged).
+struct DownloadApi {
+  std::string url;
+  std::string token;
+
+  bool operator==(const DownloadApi&) const = default;
+};
+
 struct LunaDesiredState {
   std::vector<BootProfile> profiles;
   std::vector<PhysicalHost> hosts;
+  std::vector<NodeImage> node_images;  // the versions to keep ready; others are deleted
+  DownloadApi api;
 
   bool operator==(const LunaDesiredState&) const = default;
 };

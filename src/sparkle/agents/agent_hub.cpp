@@ -175,7 +175,9 @@ void AgentHub::run() {
           hosts.push_back(id);
           continue;
         }
-        if (send(id, build_luna_desired_state(*conn, id, s.bootstrap))) ++counters_.desired_sent;
+        std::optional<proto::AgentApi> api;
+        if (!options_.api_url.empty()) api = proto::AgentApi{options_.api_url, credentials_->issue(id)};
+        if (send(id, build_luna_desired_state(*conn, id, s.bootstrap, api))) ++counters_.desired_sent;
         for (auto& request : open_fence_requests(*conn, id)) send(id, std::move(request));
       }
       if (hosts.empty()) return;

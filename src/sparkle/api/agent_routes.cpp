@@ -1,7 +1,7 @@
 // Routes for agents rather than people: Twilight fetches the images of the instances placed on its
-// host and sends their console output. Authenticated by the host's agent credential
-// (agents/agent_credentials.hpp), never by a user token; not audited (they change no desired
-// state, and a console tail arrives whenever a guest prints).
+// host and sends their console output; Luna fetches the files of the node image versions it serves.
+// Authenticated by the host's agent credential (agents/agent_credentials.hpp), never by a user token; not
+// audited (they change no desired state, and a console tail arrives whenever a guest prints).
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -83,6 +83,40 @@ Response download_image(ApiContext& ctx, CredentialSource& credentials, Request&
   return response;
 }
 
+// The enrolled Luna whose credential the request carries (Sparkle issues Lunas credentials with
+// the same key as hosts, for their own ids); 401 otherwise.
+std::string require_luna(ApiContext& ctx, CredentialSource& credentials, const Request& request) {
+  const auto header = request.header("authorization").value_or("");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (!header.starts_with(kScheme)) throw ApiError(401, "unauthorized", "an agent credential is required");
+  auto luna_id = credentials.get().verify(std::string_view(header).substr(kScheme.size()));
+  if (!luna_id) throw ApiError(401, "unauthorized", "not a valid agent credential");
+  auto conn = ctx.db.acquire();
+  if (conn->query("SELECT 1 FROM luna_services WHERE id = $1 AND enrollment = 'enrolled'", *luna_id)
+          .empty()) {
+    throw ApiError(401, "unauthorized", "the credential is not an enrolled Luna's");
+  }
+  return *luna_id;
+}
+
+Response download_node_image_file(ApiContext& ctx, CredentialSource& credentials, Request& request) {
+  require_luna(ctx, credentials, request);
+  const auto& id = require_uuid_param(request, "id", "node image");
+  const auto& role = request.param("role");
+  auto conn = ctx.db.acquire();
+  auto file = conn->query(
+      "SELECT i.id, i.sha256 FROM node_images n JOIN images i ON i.id = CASE $2 WHEN 'kernel' THEN"
+      " n.kernel_image_id WHEN 'initrd' THEN n.initrd_image_id WHEN 'root' THEN n.root_image_id END"
+      " WHERE n.id = $1 AND n.deleted_at IS NULL AND i.upload_state = 'active'",
+      id, role);
+  if (file.empty()) throw not_found("node image file");
+  Response response;
+  response.content_type = "application/octet-stream";
+  response.file = ctx.images.path_of(file.text(0, 0));
+  response.with_header("X-Image-Sha256", std::string(file.text(0, 1)));
+  return response;
+}
+
 Response put_console(ApiContext& ctx, CredentialSource& credentials, Request& request) {
   const auto host_id = require_agent(ctx, credentials, request);
   const auto& id = require_uuid_param(request, "id", "instance");
@@ -114,6 +148,8 @@ void register_agent_routes(Router& router, ApiContext& ctx) {
   auto credentials = std::make_shared<CredentialSource>(ctx.config);
   router.add("GET", "/api/v1/agent/images/{id}/file",
              [&ctx, credentials](Request& r) { return download_image(ctx, *credentials, r); });
+  router.add("GET", "/api/v1/agent/node-images/{id}/files/{role}",
+             [&ctx, credentials](Request& r) { return download_node_image_file(ctx, *credentials, r); });
   router.add("PUT", "/api/v1/agent/instances/{id}/console",
              [&ctx, credentials](Request& r) { return put_console(ctx, *credentials, r); });
 }

@@ -2,6 +2,7 @@
 #include "sparkle/app/application.hpp"
 #include "sparkle/events/event_routes.hpp"
 #include "sparkle/luna/luna_routes.hpp"
+#include "sparkle/luna/node_image_routes.hpp"
 #include "sparkle/placement/placement_routes.hpp"
 
 namespace harmony::sparkle {
@@ -16,6 +17,7 @@ void register_all_routes(Router& router, ApiContext& ctx) {
   register_accounting_routes(router, ctx);
   register_placement_routes(router, ctx);
   register_luna_routes(router, ctx);
+  register_node_image_routes(router, ctx);
   register_openapi_routes(router, ctx);
   register_event_routes(router, ctx);
   register_agent_routes(router, ctx);

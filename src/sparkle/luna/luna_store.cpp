@@ -33,6 +33,39 @@ std::vector<std::string> text_array(std::string_view text) {
   return out;
 }
 
+// The current version, the previous current one and those this Luna's hosts are pinned to.
+std::vector<proto::LunaNodeImage> wanted_node_images(pg::Connection& conn, const std::string& luna_id) {
+  auto rows = conn.query(
+      "WITH wanted AS ("
+      "  SELECT id FROM node_images WHERE is_current"
+      "  UNION SELECT id FROM (SELECT id FROM node_images WHERE NOT is_current AND deleted_at IS NULL"
+      "    AND made_current_at IS NOT NULL ORDER BY made_current_at DESC LIMIT 1) previous"
+      "  UNION SELECT n.id FROM node_images n JOIN host_provisioning p ON p.image_version = n.name"
+      "    WHERE p.luna_id = $1 AND n.deleted_at IS NULL)"
+      " SELECT n.id, n.name, n.is_current, f.role, f.image_id, i.sha256, i.size_bytes"
+      " FROM node_images n JOIN wanted w ON w.id = n.id"
+      " CROSS JOIN LATERAL (VALUES ('kernel', n.kernel_image_id), ('initrd', n.initrd_image_id),"
+      "   ('root', n.root_image_id)) AS f(role, image_id)"
+      " JOIN images i ON i.id = f.image_id AND i.upload_state = 'active'"
+      " ORDER BY n.name, f.role",
+      luna_id);
+  std::vector<proto::LunaNodeImage> images;
+  for (int r = 0; r < rows.rows(); ++r) {
+    const std::string version(rows.text(r, 1));
+    if (images.empty() || images.back().version != version) {
+      images.push_back({version, rows.text(r, 2) == "t", {}});
+    }
+    images.back().files.push_back({std::string(rows.text(r, 3)),
+                                   "/api/v1/agent/node-images/" + std::string(rows.text(r, 0)) + "/files/" +
+                                       std::string(rows.text(r, 3)),
+                                   std::string(rows.text(r, 5)),
+                                   static_cast<std::uint64_t>(rows.int64(r, 6))});
+  }
+  // A version missing a file (deleted from the image library) cannot boot: Luna gets it not at all.
+  std::erase_if(images, [](const proto::LunaNodeImage& image) { return image.files.size() != 3; });
+  return images;
+}
+
 }  // namespace
 
 std::optional<std::string> authorize_luna_key(pg::Pool& db, const std::string& public_key) {
@@ -55,10 +88,12 @@ std::set<std::string> luna_service_ids(pg::Connection& conn) {
 }
 
 proto::LunaDesiredState build_luna_desired_state(pg::Connection& conn, const std::string& luna_id,
-                                                 const std::optional<proto::Bootstrap>& bootstrap) {
+                                                 const std::optional<proto::Bootstrap>& bootstrap,
+                                                 const std::optional<proto::AgentApi>& agent_api) {
   proto::LunaDesiredState state;
   state.luna_id = luna_id;
   state.bootstrap = bootstrap;
+  state.agent_api = agent_api;
   auto profiles = conn.query("SELECT name, kernel, initrd, cmdline FROM boot_profiles ORDER BY name");
   for (int r = 0; r < profiles.rows(); ++r) {
     proto::LunaBootProfile profile;
@@ -68,8 +103,10 @@ proto::LunaDesiredState build_luna_desired_state(pg::Connection& conn, const std
     if (!profiles.text(r, 3).empty()) profile.cmdline = std::string(profiles.text(r, 3));
     state.profiles.push_back(std::move(profile));
   }
+  // A host without an image version of its own boots the current one.
   auto hosts = conn.query(
-      "SELECT p.host_id, h.name, p.macs, host(p.ip), p.boot_profile, p.image_version, p.bmc_address"
+      "SELECT p.host_id, h.name, p.macs, host(p.ip), p.boot_profile,"
+      " coalesce(p.image_version, (SELECT name FROM node_images WHERE is_current)), p.bmc_address"
       " FROM host_provisioning p JOIN hosts h ON h.id = p.host_id"
       " WHERE p.luna_id = $1 AND h.deleted_at IS NULL ORDER BY p.host_id",
       luna_id);
@@ -100,6 +137,7 @@ proto::LunaDesiredState build_luna_desired_state(pg::Connection& conn, const std
     method.timeout_seconds = static_cast<std::uint32_t>(methods.int64(r, 4));
     state.hosts[it->second].fence_methods.push_back(std::move(method));
   }
+  state.node_images = wanted_node_images(conn, luna_id);
   proto::Message message{.envelope = {}, .body = state};
   auto hash = crypto::sha256_hex(proto::encode(message));
   auto revision = conn.query(

@@ -22,11 +22,13 @@ bool is_luna_service(pg::Connection& conn, const std::string& id);
 std::set<std::string> luna_service_ids(pg::Connection& conn);
 
 // Everything the Luna serves, with a revision that changes only when the content does (the
-// bootstrap included: a Luna takes only a newer revision, and must learn the controllers). The
-// fence methods' secrets are read here and nowhere else.
+// bootstrap included: a Luna takes only a newer revision, and must learn the controllers; the agent
+// API URL and credential too, so a new controller URL reaches Luna). The fence methods' secrets
+// are read here and nowhere else.
 proto::LunaDesiredState build_luna_desired_state(
     pg::Connection& conn, const std::string& luna_id,
-    const std::optional<proto::Bootstrap>& bootstrap = std::nullopt);
+    const std::optional<proto::Bootstrap>& bootstrap = std::nullopt,
+    const std::optional<proto::AgentApi>& agent_api = std::nullopt);
 
 // The Luna's unfinished fence requests (pending ones become sent).
 std::vector<proto::FenceRequest> open_fence_requests(pg::Connection& conn, const std::string& luna_id);
