@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "common/pg/connection.hpp"
 #include "common/proto/codec.hpp"
 #include "common/transport/endpoints.hpp"
 #include "support/http_client.hpp"
@@ -295,6 +296,12 @@ TEST_F(AgentProtocolTest, MetricsBatchesKeepOnlyTheNewestLoadOfTheHost) {
   EXPECT_EQ(first["status"]["metrics"]["domains"], 2);
   EXPECT_EQ(first["status"]["metrics"]["interval_s"], 10);
   EXPECT_TRUE(first["status"]["metrics"].contains("at"));
+  // Instances that are not placed on this host get no sample: a host writes only its own
+  // instances' history.
+  EXPECT_EQ(pg::Connection(db->conninfo())
+                .exec("SELECT count(*) FROM instance_metrics_raw WHERE instance_id::text LIKE '3e8a1f2c-%'")
+                .int64(0, 0),
+            0);
   agent.send(batch(7.25, 0));
   auto second = wait_for("/api/v1/hosts/" + host, [](const HttpResult& r) {
     return r.json()["status"]["metrics"]["cpu_pct"] == 7.25;
