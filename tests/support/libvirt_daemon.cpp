@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -17,11 +20,26 @@ namespace {
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNoGroup = 65534;
 
+std::string random_uuid() {
+  std::random_device random;
+  unsigned char bytes[VIR_UUID_BUFLEN];
+  for (auto& b : bytes) b = static_cast<unsigned char>(random());
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40);
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);
+  char text[VIR_UUID_STRING_BUFLEN];
+  std::snprintf(text, sizeof text, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8],
+                bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+  return text;
+}
+
 }  // namespace
 
 LibvirtDaemon::LibvirtDaemon(const std::filesystem::path& dir) : dir_(dir) {
   namespace fs = std::filesystem;
-  for (const char* sub : {"run", "home", "home/.config", "home/.cache"}) fs::create_directories(dir_ / sub);
+  for (const char* sub : {"run", "home", "home/.config/libvirt", "home/.cache"})
+    fs::create_directories(dir_ / sub);
+  std::ofstream(dir_ / "home/.config/libvirt/libvirtd.conf") << "host_uuid = \"" << random_uuid() << "\"\n";
   for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
     if (::chown(entry.path().c_str(), kNobody, kNoGroup) != 0) throw std::runtime_error("chown failed");
   }
@@ -73,6 +91,10 @@ LibvirtDaemon::~LibvirtDaemon() {
 
 std::string LibvirtDaemon::uri() const {
   return "test+unix:///default?socket=" + (dir_ / "run/libvirt/libvirt-sock").string();
+}
+
+std::string LibvirtDaemon::qemu_uri() const {
+  return "qemu+unix:///session?socket=" + (dir_ / "run/libvirt/libvirt-sock").string();
 }
 
 std::set<std::string> LibvirtDaemon::domains(bool running_only) {

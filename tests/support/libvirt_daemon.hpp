@@ -23,6 +23,10 @@ class LibvirtDaemon {
   LibvirtDaemon& operator=(const LibvirtDaemon&) = delete;
 
   std::string uri() const;
+  // The same daemon's QEMU driver (qemu:///session, run as `nobody`): real, TCG-only guests. Each
+  // daemon has a host UUID of its own, so that two of them on this machine can migrate to each
+  // other (libvirt refuses a migration to the host it comes from).
+  std::string qemu_uri() const;
   // UUIDs of the domains running now, read through the test's own connection.
   std::set<std::string> running_domains();
   std::set<std::string> defined_domains();

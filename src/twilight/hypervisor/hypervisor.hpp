@@ -72,6 +72,25 @@ struct LifecycleEvent {
 // hypervisor): keep it short and never call back into the hypervisor from it.
 using LifecycleCallback = std::function<void(const LifecycleEvent&)>;
 
+// Whether this host's hypervisor can move running domains to a peer, and where peers reach it.
+struct MigrationSupport {
+  bool supported = false;
+  std::string hypervisor;  // libvirt's driver name, e.g. "QEMU": source and target must agree
+  std::string uri;         // the libvirt URI a peer's libvirt opens, e.g. "qemu+tcp://host-a/system"
+
+  bool operator==(const MigrationSupport&) const = default;
+};
+
+struct LiveMigration {
+  std::string destination_uri;  // the target's MigrationSupport::uri
+  // Aborted (the hypervisor cancels its job) when not finished by then.
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  // Where the memory stream goes, e.g. "tcp://10.1.0.2" on a migration network; absent: the
+  // target's host name.
+  std::optional<std::string> data_uri;
+  std::optional<std::uint64_t> bandwidth_mib_s;  // absent: unlimited
+};
+
 // What Twilight asks of a hypervisor: libvirt on real hosts (LibvirtHypervisor), an in-memory one
 // for tests of the convergence logic and benchmarks (MemoryHypervisor). Domains are addressed by
 // UUID. Every call throws HypervisorError on failure. Implementations are thread-safe.
@@ -104,6 +123,14 @@ class Hypervisor {
   // persistent one follows the definition).
   virtual void attach_disk(const std::string& uuid, const std::string& disk_xml) = 0;
   virtual void detach_disk(const std::string& uuid, const std::string& disk_xml) = 0;
+  virtual MigrationSupport migration_support() { return {}; }
+  // Moves a running domain to the target while it runs, defined there and undefined here. When
+  // this returns, the domain runs on the target only; when it throws (refused, failed, aborted at
+  // the timeout) the domain still runs here, and only here.
+  virtual void live_migrate(const std::string& uuid, const LiveMigration& migration) {
+    (void)migration;
+    throw HypervisorError("domain " + uuid + ": this hypervisor cannot live-migrate");
+  }
 };
 
 }  // namespace harmony::twilight

@@ -38,6 +38,15 @@ class LibvirtHypervisor : public Hypervisor {
   std::vector<LiveDisk> live_disks(const std::string& uuid) override;
   void attach_disk(const std::string& uuid, const std::string& disk_xml) override;
   void detach_disk(const std::string& uuid, const std::string& disk_xml) override;
+  // Supported on QEMU connections only (the test driver cannot migrate). The URI is the one set
+  // by advertise_migration_uri, else qemu+tcp://<libvirt's host name>/system.
+  MigrationSupport migration_support() override;
+  // Peer to peer (this host's libvirtd opens the target's), live, persistent on the target and
+  // undefined here; at the timeout the job is aborted (virDomainAbortJob, retried until libvirt
+  // takes it) and the call throws. libvirt refuses disks it cannot prove shared (a local file
+  // that is not read-only): such domains move cold.
+  void live_migrate(const std::string& uuid, const LiveMigration& migration) override;
+  void advertise_migration_uri(std::string uri);
 
   const std::string& uri() const { return uri_; }
 
@@ -59,6 +68,7 @@ class LibvirtHypervisor : public Hypervisor {
   std::mutex mutex_;
   virConnectPtr conn_ = nullptr;
   int callback_id_ = -1;
+  std::string migration_uri_;  // guarded by mutex_
 };
 
 }  // namespace harmony::twilight
