@@ -119,6 +119,11 @@ TEST(LunaDhcpEvents, ParsesScriptLinesAndLeases) {
   EXPECT_EQ(
       parse_dhcp_event("tftp\t4096\t10.99.0.20\t/srv/luna/tftp/undionly.kpxe"),
       (DhcpEvent{DhcpEvent::Kind::tftp_sent, "", "10.99.0.20", "", "/srv/luna/tftp/undionly.kpxe", 4096}));
+  // The lease's expiry, as the script of this version appends it (0: never).
+  EXPECT_EQ(parse_dhcp_event("old\t52:54:00:12:34:56\t10.99.0.20\tnode-1\t1714568400")->expires, 1714568400);
+  EXPECT_EQ(parse_dhcp_event("add\t52:54:00:12:34:56\t10.99.0.20\t\t0")->expires, 0);
+  EXPECT_FALSE(parse_dhcp_event("del\t52:54:00:12:34:56\t10.99.0.20\t\t1714568400")->expires);
+  EXPECT_EQ(parse_dhcp_event("tftp\t4096\t10.99.0.20\t/srv/luna/tftp/undionly.kpxe\t")->bytes, 4096u);
   EXPECT_FALSE(parse_dhcp_event("init\t\t\t"));
   EXPECT_FALSE(parse_dhcp_event("tftp\tlots\t10.99.0.20\tf"));
   EXPECT_FALSE(parse_dhcp_event("add 52:54:00:12:34:56"));

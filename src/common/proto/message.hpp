@@ -11,6 +11,7 @@
 #include "common/proto/hello.hpp"
 #include "common/proto/luna.hpp"
 #include "common/proto/metrics_batch.hpp"
+#include "common/proto/provisioning_events.hpp"
 #include "common/proto/resync_request.hpp"
 #include "common/proto/state_report.hpp"
 
@@ -20,7 +21,7 @@ namespace harmony::proto {
 // Their from_json functions (usable through json::get<T>()) throw FieldError, which locates the
 // offending member.
 using Body = std::variant<Hello, Heartbeat, DesiredState, StateReport, Event, MetricsBatch, ErrorMessage,
-                          ResyncRequest, LunaDesiredState, FenceRequest, FenceResult>;
+                          ResyncRequest, LunaDesiredState, FenceRequest, FenceResult, ProvisioningEvents>;
 
 struct Message {
   // envelope.type and envelope.body are derived from `body` when encoding. A decoded message

@@ -42,6 +42,8 @@ class ControllerLink {
   const LunaSession& session() const { return session_; }
   // Every controller endpoint known now, the current one included.
   const std::vector<std::string>& endpoints() const { return link_->endpoints(); }
+  // Whether the controller of the current link leads and serves this Luna.
+  bool served() const { return link_->is_served(); }
 
  private:
   void keep_bootstrap(const proto::Bootstrap& bootstrap);

@@ -16,6 +16,14 @@ namespace {
 namespace fs = std::filesystem;
 constexpr auto kTick = std::chrono::milliseconds(100);
 
+std::string now_rfc3339() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now);
+  return rfc3339_utc(
+      seconds.count(),
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count()));
+}
+
 }  // namespace
 
 LunaDaemon::LunaDaemon(LunaConfig config)
@@ -65,6 +73,7 @@ int LunaDaemon::run() {
         } else {
           log_->info("dhcp: {} {} {} {}", to_string(event.kind), event.mac, event.ip, event.name);
         }
+        if (controller_) reporter_.add(event, now_rfc3339());
       }
       if (controller_) {
         serve_controller();
@@ -133,6 +142,14 @@ void LunaDaemon::serve_controller() {
   for (auto& result : fence_worker_->take_results()) {
     log_->info("fence request {}: {}", result.request_id, result.success ? "succeeded" : "failed");
     controller_->send(std::move(result));
+  }
+  // Only to a leader that serves Luna: until then the reporter keeps (a bounded number of) them.
+  if (controller_->served()) {
+    if (auto batch = reporter_.take_batch()) {
+      if (batch->dropped > 0)
+        log_->warn("{} DHCP/TFTP events were dropped before reaching Sparkle", batch->dropped);
+      controller_->send(std::move(*batch));
+    }
   }
 }
 

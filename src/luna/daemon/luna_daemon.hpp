@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "luna/agent/controller_link.hpp"
+#include "luna/agent/provisioning_reporter.hpp"
 #include "luna/config/luna_config.hpp"
 #include "luna/dnsmasq/dhcp_events.hpp"
 #include "luna/dnsmasq/dnsmasq_supervisor.hpp"
@@ -22,10 +23,11 @@ namespace harmony::luna {
 
 // Luna's main loop: takes the desired state of the hosts it serves (from Sparkle when a
 // controller is configured, else from the hosts file, re-read when it changes), keeps dnsmasq
-// serving exactly those hosts, logs every lease and TFTP transfer dnsmasq sees, and runs
-// Sparkle's fence requests (on a worker thread) with the methods of the host's desired state,
-// answering each with a fence_result. Node image versions are downloaded in the background and
-// served over TFTP and HTTP; hosts' boot scripts point at a version only once it is verified.
+// serving exactly those hosts, logs every lease and TFTP transfer dnsmasq sees (and reports them
+// to Sparkle in bounded batches), and runs Sparkle's fence requests (on a worker thread) with the
+// methods of the host's desired state, answering each with a fence_result. Node image versions
+// are downloaded in the background and served over TFTP and HTTP; hosts' boot scripts point at a
+// version only once it is verified.
 class LunaDaemon {
  public:
   explicit LunaDaemon(LunaConfig config);
@@ -51,6 +53,7 @@ class LunaDaemon {
   DnsmasqPaths paths_;
   std::unique_ptr<DnsmasqSupervisor> dnsmasq_;
   DhcpEventReader events_;
+  ProvisioningReporter reporter_;
   LunaDesiredState served_;
   ProcessFenceAgentRunner fence_runner_;
   std::unique_ptr<FenceWorker> fence_worker_;

@@ -43,7 +43,8 @@ std::string_view to_string(DhcpEvent::Kind kind) {
 
 std::optional<DhcpEvent> parse_dhcp_event(std::string_view line) {
   auto fields = split(line, '\t');
-  if (fields.size() != 4) return std::nullopt;
+  // Four fields from the script of older versions, five with the lease's expiry.
+  if (fields.size() != 4 && fields.size() != 5) return std::nullopt;
   DhcpEvent event;
   if (fields[0] == "tftp") {
     auto bytes = number<uint64_t>(fields[1]);
@@ -67,6 +68,9 @@ std::optional<DhcpEvent> parse_dhcp_event(std::string_view line) {
   event.mac = fields[1];
   event.ip = fields[2];
   event.name = fields[3];
+  if (fields.size() == 5 && event.kind != DhcpEvent::Kind::lease_released) {
+    event.expires = number<int64_t>(fields[4]);
+  }
   return event;
 }
 

@@ -17,14 +17,15 @@ struct DhcpEvent {
   std::string name;  // leases: the host name, if any
   std::string file;  // tftp: the file sent (path on the server)
   uint64_t bytes = 0;
+  std::optional<int64_t> expires;  // added and renewed leases: Unix time, 0: never
 
   bool operator==(const DhcpEvent&) const = default;
 };
 
 std::string_view to_string(DhcpEvent::Kind kind);
 
-// A line of the events file ("add\tMAC\tIP\tNAME", "tftp\tSIZE\tIP\tFILE"); nullopt for anything
-// else (dnsmasq also calls the script with "init" and "arp-*").
+// A line of the events file ("add\tMAC\tIP\tNAME[\tEXPIRES]", "tftp\tSIZE\tIP\tFILE[\t]"); nullopt
+// for anything else (dnsmasq also calls the script with "init" and "arp-*").
 std::optional<DhcpEvent> parse_dhcp_event(std::string_view line);
 
 // One lease of dnsmasq's lease file ("EXPIRY MAC IP NAME CLIENT-ID").

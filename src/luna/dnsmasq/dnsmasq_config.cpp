@@ -151,8 +151,9 @@ std::string render_host_script(const PhysicalHost& host, const BootProfile& prof
 std::string render_script(const DnsmasqPaths& paths) {
   return "#!/bin/sh\n"
          "# Written by luna. dnsmasq runs it for every lease change (add|old|del MAC IP [NAME]) and\n"
-         "# every TFTP transfer (tftp SIZE IP FILE); luna reads the lines it appends.\n"
-         "printf '%s\\t%s\\t%s\\t%s\\n' \"$1\" \"$2\" \"$3\" \"$4\" >> '" +
+         "# every TFTP transfer (tftp SIZE IP FILE); luna reads the lines it appends, with the lease's\n"
+         "# expiry (Unix time, 0: never).\n"
+         "printf '%s\\t%s\\t%s\\t%s\\t%s\\n' \"$1\" \"$2\" \"$3\" \"$4\" \"$DNSMASQ_LEASE_EXPIRES\" >> '" +
          paths.events.string() + "'\n";
 }
 

@@ -18,6 +18,7 @@
 #include "sparkle/agents/heartbeat_buffer.hpp"
 #include "sparkle/agents/metrics_ingest.hpp"
 #include "sparkle/agents/staleness_gate.hpp"
+#include "sparkle/luna/boot_activity.hpp"
 #include "sparkle/luna/host_outage.hpp"
 #include "sparkle/luna/host_recovery.hpp"
 #include "sparkle/luna/luna_store.hpp"
@@ -274,6 +275,14 @@ void AgentHub::run() {
                 ingest_metrics(db_, epoch, host_id, body);
               } else if constexpr (std::is_same_v<T, proto::ResyncRequest>) {
                 resync = true;
+              } else if constexpr (std::is_same_v<T, proto::ProvisioningEvents>) {
+                if (s.luna_ids.contains(host_id)) {
+                  ingest_provisioning_events(db_, epoch, host_id, body);
+                } else {
+                  ++counters_.malformed;
+                  reply_error(host_id, "unexpected_type", "only a Luna reports provisioning events",
+                              message.envelope.seq);
+                }
               } else if constexpr (std::is_same_v<T, proto::FenceResult>) {
                 // A host just fenced: its instances are restarted without waiting for the round.
                 if (ingest_fence_result(db_, epoch, host_id, body)) s.last_housekeeping = {};

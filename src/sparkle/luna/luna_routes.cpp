@@ -6,7 +6,9 @@
 
 #include "sparkle/api/json_body.hpp"
 #include "sparkle/auth/access.hpp"
+#include "sparkle/luna/boot_activity.hpp"
 #include "sparkle/luna/host_outage.hpp"
+#include "sparkle/luna/luna_service_routes.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -55,6 +57,7 @@ Response get_provisioning(ApiContext& ctx, Request& request) {
   require_live_host(*conn, id);
   auto out = read_provisioning(*conn, id);
   if (!out) throw not_found("provisioning");
+  out->update(read_boot_activity(*conn, id));
   return Response::json(200, *out);
 }
 
@@ -155,7 +158,9 @@ Response put_provisioning(ApiContext& ctx, Request& request) {
           id, static_cast<int64_t>(level), methods[level].agent, methods[level].parameters,
           methods[level].secrets, methods[level].timeout);
     }
-    return *read_provisioning(conn, id);
+    auto provisioning = *read_provisioning(conn, id);
+    provisioning.update(read_boot_activity(conn, id));
+    return provisioning;
   });
   request.audit_target_type = "host";
   request.audit_target_id = id;
@@ -194,6 +199,7 @@ void register_luna_routes(Router& router, ApiContext& ctx) {
   router.add("PUT", "/api/v1/hosts/{id}/provisioning",
              [&ctx](Request& r) { return put_provisioning(ctx, r); });
   router.add("POST", "/api/v1/hosts/{id}/confirm-off", [&ctx](Request& r) { return confirm_off(ctx, r); });
+  register_luna_service_routes(router, ctx);
 }
 
 }  // namespace harmony::sparkle
