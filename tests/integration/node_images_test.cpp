@@ -152,6 +152,12 @@ TEST_F(NodeImages, RegisterMakeCurrentAndRefuseDeletingWhatIsInUse) {
   agent.set_token(credentials.issue(std::string(host.text(0, 0))));
   EXPECT_EQ(agent.get(kernel.url).status, 401);
 
+  // An image a live version uses stays.
+  const auto kernel_image = v1["spec"]["kernel_image_id"].get<std::string>();
+  auto image_kept = admin_->del("/api/v1/images/" + kernel_image);
+  EXPECT_EQ(image_kept.status, 409);
+  EXPECT_EQ(image_kept.json()["error"]["code"], "image_in_use");
+
   // Unpinned, the old version can go: Luna no longer gets it once it is neither current nor previous.
   conn.query("UPDATE host_provisioning SET image_version = NULL WHERE host_id = $1", host.text(0, 0));
   auto deleted = admin_->del("/api/v1/node-images/" + id1);
@@ -164,6 +170,8 @@ TEST_F(NodeImages, RegisterMakeCurrentAndRefuseDeletingWhatIsInUse) {
   EXPECT_EQ(agent.get(desired.node_images[0].files[0].url).status, 200);
   EXPECT_EQ(agent.get("/api/v1/agent/node-images/" + id1 + "/files/kernel").status, 404);
   EXPECT_EQ(admin_->post("/api/v1/node-images/" + id1 + "/make-current", json::object()).status, 409);
+  // Deleted, the version lets its images go.
+  EXPECT_EQ(admin_->del("/api/v1/images/" + kernel_image).status, 202);
 
   // Every change is audited.
   auto audited = conn.query(

@@ -153,6 +153,16 @@ Response delete_image(ApiContext& ctx, Request& request) {
       if (!users.empty()) {
         throw ApiError(409, "image_in_use", "instances still use this image; delete them first");
       }
+      // Lunas download node image versions' files from here: a live version keeps its images.
+      auto versions = conn.query(
+          "SELECT name FROM node_images WHERE deleted_at IS NULL AND $1 IN (kernel_image_id::text,"
+          " initrd_image_id::text, root_image_id::text) ORDER BY seq LIMIT 1",
+          current.id);
+      if (!versions.empty()) {
+        throw ApiError(
+            409, "image_in_use",
+            "node image " + std::string(versions.text(0, 0)) + " uses this image; delete it first");
+      }
       conn.query("UPDATE images SET deleted_at = now(), updated_at = now() WHERE id = $1", id);
     }
     return *ResourceStore::get(conn, image_kind(), id);

@@ -68,7 +68,9 @@ json load(pg::Connection& conn, const std::string& id) {
 
 // The image behind one file: it must exist, be live and hold its uploaded file.
 void require_usable_image(pg::Connection& conn, const std::string& field, const std::string& image_id) {
-  auto rows = conn.query("SELECT upload_state, deleted_at IS NOT NULL FROM images WHERE id = $1", image_id);
+  // FOR SHARE orders this against a concurrent delete of the image (it locks the row to update).
+  auto rows =
+      conn.query("SELECT upload_state, deleted_at IS NOT NULL FROM images WHERE id = $1 FOR SHARE", image_id);
   if (rows.empty() || rows.text(0, 1) == "t") throw unprocessable(field, "no image has this id");
   if (rows.text(0, 0) != "active") {
     throw unprocessable(field, "the image has no uploaded file yet (upload it with its X-Image-Sha256)");
