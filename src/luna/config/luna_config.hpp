@@ -19,7 +19,7 @@ struct DhcpSettings {
   std::string netmask = "255.255.255.0";
   std::string router;  // empty: no router option
   std::string lease_time = "1h";
-  std::filesystem::path tftp_root = "/srv/luna/tftp";
+  std::filesystem::path tftp_root = "/var/lib/luna/tftp";
   // What a PXE ROM gets: an iPXE binary, by the client's architecture (DHCP option 93).
   std::string bios_boot_file = "undionly.kpxe";
   std::string uefi_boot_file = "ipxe.efi";
