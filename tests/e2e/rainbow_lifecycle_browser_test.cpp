@@ -69,7 +69,8 @@ TEST(RainbowLifecycleBrowserTest, InstanceRunsStopsAndGoesAwayInChromium) {
   options.controller = sparkle.agent_endpoint();
   options.server_public_key = sparkle.agent_server_public_key();
   // Samples every 2 s: the tenant's graphs fill while the page is open.
-  options.backend = "libvirt_uri = \"test:///default\"\nstorage = \"none\"\n\n[metrics]\ninterval_seconds = 2\n";
+  options.backend =
+      "libvirt_uri = \"test:///default\"\nstorage = \"none\"\n\n[metrics]\ninterval_seconds = 2\n";
   TwilightProcess agent(options);
   const auto keys = transport::load_or_create_keypair(options.state_dir / "agent.key");
   auto host = admin.post("/api/v1/hosts", {{"name", "node-1"}, {"curve_public_key", keys.public_key}});

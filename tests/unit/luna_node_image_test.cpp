@@ -75,8 +75,8 @@ TEST(LunaNodeImage, HttpTargetsNameOnlyFilesBelowTheRoot) {
 TEST(LunaNodeImage, HttpSettingsAreReadAndThePackagedFileStatesTheDefaults) {
   auto packaged = LunaConfig::from(ConfigFile::load(source_dir() / "packaging/etc/luna/luna.conf"));
   EXPECT_EQ(packaged.http, HttpSettings{});
-  auto config = LunaConfig::from(
-      ConfigFile::parse("[http]\nenabled = true\naddress = \"10.99.0.1\"\nport = 8090\n"));
+  auto config =
+      LunaConfig::from(ConfigFile::parse("[http]\nenabled = true\naddress = \"10.99.0.1\"\nport = 8090\n"));
   EXPECT_EQ(config.http, (HttpSettings{true, "10.99.0.1", 8090}));
   EXPECT_THROW(LunaConfig::from(ConfigFile::parse("[http]\nport = 70000\n")), ConfigError);
   EXPECT_THROW(LunaConfig::from(ConfigFile::parse("[http]\naddress = \"boot-net\"\n")), ConfigError);

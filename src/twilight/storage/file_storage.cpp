@@ -5,10 +5,10 @@
 
 #include <fstream>
 
+#include "common/atomic_file.hpp"
 #include "common/crypto/sha256.hpp"
 #include "twilight/lib/command.hpp"
 #include "twilight/lib/seed_iso.hpp"
-#include "common/atomic_file.hpp"
 #include "twilight/storage/seed_documents.hpp"
 
 namespace harmony::twilight {

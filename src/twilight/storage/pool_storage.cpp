@@ -7,10 +7,10 @@
 
 #include <utility>
 
+#include "common/atomic_file.hpp"
 #include "common/logging.hpp"
 #include "common/proto/enum_names.hpp"
 #include "twilight/lib/xml_escape.hpp"
-#include "common/atomic_file.hpp"
 
 namespace harmony::twilight {
 namespace {
