@@ -14,6 +14,7 @@ const cloudPages: RouteRecordRaw[] = [
   { path: 'affinity-groups', name: 'affinity-groups', component: () => import('./pages/AffinityGroupsPage.vue'), meta: { title: 'Affinity groups' } },
   { path: 'hosts', name: 'hosts', component: () => import('./pages/HostsPage.vue'), meta: { title: 'Hosts' } },
   { path: 'node-images', name: 'node-images', component: () => import('./pages/NodeImagesPage.vue'), meta: { title: 'Node images' } },
+  { path: 'luna', name: 'luna', component: () => import('./pages/LunaPage.vue'), meta: { title: 'Luna' } },
   { path: 'identity', name: 'identity', component: () => import('./pages/IdentityPage.vue'), meta: { title: 'Tenants and users' } },
   { path: 'quotas', name: 'quotas', component: () => import('./pages/QuotasPage.vue'), meta: { title: 'Quotas' } },
   { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue'), meta: { title: 'Audit log' } },
