@@ -13,6 +13,7 @@
 #include "common/pg/connection.hpp"
 #include "common/transport/curve_keys.hpp"
 #include "integration/luna_test_support.hpp"
+#include "support/double_run_sampler.hpp"
 #include "support/http_client.hpp"
 #include "support/secret_registry.hpp"
 #include "support/sparkle_process.hpp"
@@ -163,74 +164,14 @@ class HostBmc {
   pid_t pid_ = -1;
 };
 
-// Reads every host's hypervisor, again and again, until stopped, and records every instance seen
-// running on two hosts at once. A pass reads the hosts one after the other and may be
-// interrupted anywhere (a loaded machine), so a pair seen in one pass is confirmed by a second:
-// an instance on host X in both passes ran on X all the time between, including when the first
-// pass read host Y.
-class DoubleRunSampler {
- public:
-  explicit DoubleRunSampler(std::vector<fs::path> hosts) : hosts_(std::move(hosts)) {
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        auto first = read_all();
-        std::set<std::string> candidates = on_two_hosts(first);
-        std::set<std::string> confirmed;
-        if (!candidates.empty()) {
-          auto second = read_all();
-          for (size_t h = 0; h < first.size(); ++h) {
-            std::erase_if(first[h], [&](const std::string& id) { return !second[h].contains(id); });
-          }
-          confirmed = on_two_hosts(first);
-        }
-        {
-          std::lock_guard lock(mutex_);
-          ++passes_;
-          doubles_.insert(confirmed.begin(), confirmed.end());
-        }
-        std::this_thread::sleep_for(10ms);
-      }
-    });
-  }
-  ~DoubleRunSampler() { finish(); }
-  void finish() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::set<std::string> doubles() {
-    std::lock_guard lock(mutex_);
-    return doubles_;
-  }
-  int64_t passes() {
-    std::lock_guard lock(mutex_);
-    return passes_;
-  }
-
- private:
-  std::vector<std::set<std::string>> read_all() const {
+// Per host, the instances its hypervisor runs now (its state directory's libvirt test driver).
+DoubleRunSampler::Reader running_on(std::vector<fs::path> hosts) {
+  return [hosts = std::move(hosts)] {
     std::vector<std::set<std::string>> out;
-    for (const auto& host : hosts_) out.push_back(running_domains(host));
+    for (const auto& host : hosts) out.push_back(running_domains(host));
     return out;
-  }
-  static std::set<std::string> on_two_hosts(const std::vector<std::set<std::string>>& pass) {
-    std::map<std::string, int> seen;
-    for (const auto& host : pass) {
-      for (const auto& id : host) seen[id]++;
-    }
-    std::set<std::string> out;
-    for (const auto& [id, count] : seen) {
-      if (count > 1) out.insert(id);
-    }
-    return out;
-  }
-
-  std::vector<fs::path> hosts_;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::set<std::string> doubles_;
-  int64_t passes_ = 0;
-  std::thread thread_;
-};
+  };
+}
 
 class HostOutage : public ::testing::Test {
  protected:
@@ -401,7 +342,7 @@ TEST_F(HostOutage, AFencedHostsInstancesRestartElsewhereAndNeverRunTwice) {
   Host a = add_host("node-a"), b = add_host("node-b"), c = add_host("node-c");
   std::vector<Host*> all{&a, &b, &c};
   sampler_ =
-      std::make_unique<DoubleRunSampler>(std::vector<fs::path>{a.state_dir(), b.state_dir(), c.state_dir()});
+      std::make_unique<DoubleRunSampler>(running_on({a.state_dir(), b.state_dir(), c.state_dir()}), 10ms);
 
   auto group = admin_->post("/api/v1/affinity-groups",
                             {{"name", "web"}, {"spec", {{"policy", "anti-affinity"}, {"strength", "hard"}}}});
@@ -506,7 +447,7 @@ TEST_F(HostOutage, WhenFencingFailsNothingRestartsUntilAnOperatorConfirmsTheHost
   Host a = add_host("node-a", "not-the-password"), b = add_host("node-b"), c = add_host("node-c");
   std::vector<Host*> all{&a, &b, &c};
   sampler_ =
-      std::make_unique<DoubleRunSampler>(std::vector<fs::path>{a.state_dir(), b.state_dir(), c.state_dir()});
+      std::make_unique<DoubleRunSampler>(running_on({a.state_dir(), b.state_dir(), c.state_dir()}), 10ms);
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(create_instance("vm-" + std::to_string(i)));
   for (const auto& id : ids) {

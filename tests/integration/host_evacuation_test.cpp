@@ -21,6 +21,7 @@
 
 #include "common/pg/connection.hpp"
 #include "common/transport/curve_keys.hpp"
+#include "support/double_run_sampler.hpp"
 #include "support/http_client.hpp"
 #include "support/libvirt_daemon.hpp"
 #include "support/sparkle_process.hpp"
@@ -34,80 +35,19 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// Reads every host's running domains again and again and records the instances seen running on
-// two hosts at once. A pass reads the hosts one after the other, so a pair seen in one pass is
-// confirmed by a second (on host X in both passes: on X all the time between).
-class DoubleRunSampler {
- public:
-  DoubleRunSampler(std::vector<LibvirtDaemon*> hosts, std::set<std::string> watched)
-      : hosts_(std::move(hosts)), watched_(std::move(watched)) {
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        auto first = read_all();
-        auto candidates = on_two_hosts(first);
-        std::set<std::string> confirmed;
-        if (!candidates.empty()) {
-          auto second = read_all();
-          for (size_t h = 0; h < first.size(); ++h)
-            std::erase_if(first[h], [&](const std::string& id) { return !second[h].contains(id); });
-          confirmed = on_two_hosts(first);
-        }
-        {
-          std::lock_guard lock(mutex_);
-          ++passes_;
-          doubles_.insert(confirmed.begin(), confirmed.end());
-        }
-        // A move takes seconds: a pass every few milliseconds sees every overlap, and leaves the
-        // shared machine's CPUs to the daemons under test.
-        std::this_thread::sleep_for(5ms);
-      }
-    });
-  }
-  ~DoubleRunSampler() { finish(); }
-  void finish() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::set<std::string> doubles() {
-    std::lock_guard lock(mutex_);
-    return doubles_;
-  }
-  int64_t passes() {
-    std::lock_guard lock(mutex_);
-    return passes_;
-  }
-
- private:
-  std::vector<std::set<std::string>> read_all() {
+// Per host, the Harmony instances (of `watched`) its libvirt daemon runs now.
+DoubleRunSampler::Reader running_on(std::vector<LibvirtDaemon*> hosts, std::set<std::string> watched) {
+  return [hosts = std::move(hosts), watched = std::move(watched)] {
     std::vector<std::set<std::string>> out;
-    for (auto* host : hosts_) {
+    for (auto* host : hosts) {
       auto running = host->running_domains();
       // libvirt's own "test" domain runs in every daemon: only Harmony's instances count.
-      std::erase_if(running, [&](const std::string& id) { return !watched_.contains(id); });
+      std::erase_if(running, [&](const std::string& id) { return !watched.contains(id); });
       out.push_back(std::move(running));
     }
     return out;
-  }
-  static std::set<std::string> on_two_hosts(const std::vector<std::set<std::string>>& pass) {
-    std::map<std::string, int> seen;
-    for (const auto& host : pass) {
-      for (const auto& id : host) seen[id]++;
-    }
-    std::set<std::string> out;
-    for (const auto& [id, count] : seen) {
-      if (count > 1) out.insert(id);
-    }
-    return out;
-  }
-
-  std::vector<LibvirtDaemon*> hosts_;
-  std::set<std::string> watched_;
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::set<std::string> doubles_;
-  int64_t passes_ = 0;
-  std::thread thread_;
-};
+  };
+}
 
 class HostEvacuation : public ::testing::Test {
  protected:
@@ -263,8 +203,8 @@ TEST_F(HostEvacuation, MaintenanceMovesEveryInstanceAwayAndNeverRunsOneTwice) {
                     "instance " + id + " running on A")
                     .is_object());
   }
-  sampler_ = std::make_unique<DoubleRunSampler>(std::vector<LibvirtDaemon*>{a.libvirt, b.libvirt, c.libvirt},
-                                                std::set<std::string>(every.begin(), every.end()));
+  sampler_ = std::make_unique<DoubleRunSampler>(
+      running_on({a.libvirt, b.libvirt, c.libvirt}, std::set<std::string>(every.begin(), every.end())), 5ms);
 
   const auto began = std::chrono::steady_clock::now();
   set_maintenance(a, true);
