@@ -55,6 +55,21 @@ export const EVENT_KINDS = [
   'fc_port_up',
   'host_unfenceable',
   'host_fencing_failed',
+  'host_recovery_incomplete',
+  'restarted_elsewhere',
+  'restart_unplaceable',
+  'evacuation_started',
+  'evacuation_finished',
+  'evacuation_cancelled',
+  'evacuation_instance_stopping',
+  'evacuation_instance_starting',
+  'evacuation_instance_moved',
+  'evacuation_instance_unplaced',
+  'evacuation_instance_failed',
+  'evacuation_instance_cancelled',
+  'dhcp_lease_added',
+  'dhcp_lease_released',
+  'boot_file_sent',
 ]
 
 const SLOW_POLL_MS = 30000
