@@ -245,6 +245,39 @@ TEST_F(PoolStorageTest, ThePoolIsDefinedStartedAndAutostartedOnce) {
   virStoragePoolFree(pool);
 }
 
+// A pool of that name left by an installation elsewhere (a moved or deleted directory): an
+// inactive one is defined again at the configured path; an active one is refused, naming both.
+TEST_F(PoolStorageTest, APoolLeftAtAnotherPathIsDefinedAgainUnlessItIsActive) {
+  ASSERT_NE(conn, nullptr);
+  const auto old_path = (dir.path() / "gone").string();
+  const std::string xml =
+      "<pool type='dir'><name>" + pool_name + "</name><target><path>" + old_path + "</path></target></pool>";
+  auto* stale = virStoragePoolDefineXML(conn, xml.c_str(), 0);
+  ASSERT_NE(stale, nullptr);
+  ASSERT_EQ(virStoragePoolCreate(stale, 0), 0);
+  try {
+    make();
+    ADD_FAILURE() << "an active pool at another path was taken over";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find(old_path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find((dir.path() / "pool").string()), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(virStoragePoolIsActive(stale), 1) << "left as it was";
+
+  virStoragePoolDestroy(stale);
+  virStoragePoolFree(stale);
+  auto storage = make();
+  auto* pool = virStoragePoolLookupByName(conn, pool_name.c_str());
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(virStoragePoolIsActive(pool), 1);
+  char* defined = virStoragePoolGetXMLDesc(pool, 0);
+  EXPECT_NE(std::string(defined).find("<path>" + (dir.path() / "pool").string() + "</path>"),
+            std::string::npos)
+      << defined;
+  free(defined);
+  virStoragePoolFree(pool);
+}
+
 TEST_F(PoolStorageTest, RootDisksAreQcow2OverlaysOnTheVerifiedImageVolume) {
   auto storage = make();
   const auto prepared = storage.prepare(instance());

@@ -5,6 +5,7 @@
 #include <libvirt/virterror.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 
 #include "common/atomic_file.hpp"
@@ -138,6 +139,24 @@ PoolStorage::~PoolStorage() {
   if (conn_ != nullptr) virConnectClose(conn_);
 }
 
+namespace {
+
+// The target path of a pool's definition, as libvirt writes it (XML-escaped).
+std::optional<std::string> defined_path(virStoragePoolPtr pool) {
+  char* xml = virStoragePoolGetXMLDesc(pool, 0);
+  if (xml == nullptr) return std::nullopt;
+  const std::string text(xml);
+  free(xml);
+  const auto target = text.find("<target>");
+  const auto begin = text.find("<path>", target == std::string::npos ? 0 : target);
+  const auto end = text.find("</path>", begin);
+  if (target == std::string::npos || begin == std::string::npos || end == std::string::npos)
+    return std::nullopt;
+  return text.substr(begin + 6, end - begin - 6);
+}
+
+}  // namespace
+
 std::string PoolStorage::image_volume_name(const proto::ImageRef& image) {
   return "image-" + image.id + "." + std::string(proto::to_string(image.format));
 }
@@ -153,9 +172,25 @@ void PoolStorage::ensure_pool_locked() {
     if (conn_ == nullptr) fail("cannot connect to " + options_.uri);
   }
   PoolRef pool(virStoragePoolLookupByName(conn_, options_.name.c_str()));
+  if (pool.pool == nullptr && virGetLastErrorCode() != VIR_ERR_NO_STORAGE_POOL) {
+    fail("cannot look up storage pool " + options_.name);
+  }
+  if (pool.pool != nullptr) {
+    // Left by an installation at another path (a moved or deleted directory): libvirt cannot
+    // start it, and its volumes are not this agent's. Files are never removed, only the definition.
+    const auto defined = defined_path(pool.pool);
+    if (defined && *defined != xml_escape(options_.path.string())) {
+      if (virStoragePoolIsActive(pool.pool) == 1) {
+        fail("storage pool " + options_.name + " is active at " + *defined + ", not at the configured " +
+             options_.path.string() + ": stop it (virsh pool-destroy) or configure another pool name");
+      }
+      if (virStoragePoolUndefine(pool.pool) != 0) fail("cannot undefine storage pool " + options_.name);
+      component_logger("storage")->warn("storage pool {} was defined at {}: defined again at {}",
+                                        options_.name, *defined, options_.path.string());
+      pool = PoolRef(nullptr);
+    }
+  }
   if (pool.pool == nullptr) {
-    if (virGetLastErrorCode() != VIR_ERR_NO_STORAGE_POOL)
-      fail("cannot look up storage pool " + options_.name);
     const std::string xml = "<pool type='dir'><name>" + xml_escape(options_.name) + "</name><target><path>" +
                             xml_escape(options_.path.string()) +
                             "</path><permissions><mode>0711</mode></permissions></target></pool>";
