@@ -181,8 +181,9 @@ void PoolStorage::ensure_pool_locked() {
     const auto defined = defined_path(pool.pool);
     if (defined && *defined != xml_escape(options_.path.string())) {
       if (virStoragePoolIsActive(pool.pool) == 1) {
-        fail("storage pool " + options_.name + " is active at " + *defined + ", not at the configured " +
-             options_.path.string() + ": stop it (virsh pool-destroy) or configure another pool name");
+        throw StorageError("storage pool " + options_.name + " is active at " + *defined +
+                           ", not at the configured " + options_.path.string() +
+                           ": stop it (virsh pool-destroy) or configure another pool name");
       }
       if (virStoragePoolUndefine(pool.pool) != 0) fail("cannot undefine storage pool " + options_.name);
       component_logger("storage")->warn("storage pool {} was defined at {}: defined again at {}",
