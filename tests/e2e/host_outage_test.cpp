@@ -13,6 +13,7 @@
 #include "common/pg/connection.hpp"
 #include "common/transport/curve_keys.hpp"
 #include "integration/luna_test_support.hpp"
+#include "support/api_wait.hpp"
 #include "support/double_run_sampler.hpp"
 #include "support/http_client.hpp"
 #include "support/secret_registry.hpp"
@@ -278,15 +279,7 @@ class HostOutage : public ::testing::Test {
 
   json wait_for(const std::string& path, const std::function<bool(const json&)>& done,
                 const std::string& what, std::chrono::seconds timeout = 40s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    HttpResult last;
-    while (std::chrono::steady_clock::now() < deadline) {
-      last = admin_->get(path);
-      if (last.status == 200 && done(last.json())) return last.json();
-      std::this_thread::sleep_for(100ms);
-    }
-    ADD_FAILURE() << "never reached: " << what << "; last answer " << last.status << " " << last.body;
-    return nullptr;
+    return wait_for_answer(*admin_, path, done, what, timeout, 100ms);
   }
 
   std::string create_instance(const std::string& name, const json& extra_spec = json::object()) {

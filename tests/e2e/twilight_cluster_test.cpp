@@ -14,6 +14,7 @@
 #include "common/proto/codec.hpp"
 #include "common/transport/curve_keys.hpp"
 #include "common/transport/endpoints.hpp"
+#include "support/api_wait.hpp"
 #include "support/http_client.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
@@ -142,15 +143,7 @@ class TwilightClusterTest : public ::testing::Test {
 
   static json wait_for(const std::string& path, const std::function<bool(const json&)>& done,
                        const std::string& what, std::chrono::seconds timeout = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    HttpResult last;
-    while (std::chrono::steady_clock::now() < deadline) {
-      last = admin->get(path);
-      if (last.status == 200 && done(last.json())) return last.json();
-      std::this_thread::sleep_for(50ms);
-    }
-    ADD_FAILURE() << "never reached: " << what << "; last answer " << last.status << " " << last.body;
-    return nullptr;
+    return wait_for_answer(*admin, path, done, what, timeout, 50ms);
   }
 
   static std::string create_instance(const std::string& name, const Host& host) {
