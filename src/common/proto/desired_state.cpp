@@ -109,6 +109,44 @@ void from_json(const nlohmann::json& j, VolumeAttachment& value) {
   if (!by_path && !by_pool) throw FieldError("", "needs either path, or pool and name");
 }
 
+void to_json(nlohmann::json& j, const InstanceFiles& value) {
+  j = nlohmann::json::object();
+  put(j, "root_disk", value.root_disk);
+  put(j, "seed_iso", value.seed_iso);
+  put(j, "console_log", value.console_log);
+}
+
+void from_json(const nlohmann::json& j, InstanceFiles& value) {
+  fields::ObjectReader r(j);
+  r.required("root_disk", value.root_disk, fields::non_empty);
+  r.optional("seed_iso", value.seed_iso, fields::non_empty);
+  r.required("console_log", value.console_log, fields::non_empty);
+}
+
+void to_json(nlohmann::json& j, const InstanceMigration& value) {
+  j = nlohmann::json::object();
+  put(j, "id", value.id);
+  put(j, "role", value.role);
+  put(j, "peer_host_id", value.peer_host_id);
+  put(j, "destination_uri", value.destination_uri);
+  put(j, "data_uri", value.data_uri);
+  put(j, "destination_files", value.destination_files);
+  put(j, "timeout_seconds", value.timeout_seconds);
+  put(j, "bandwidth_mib_s", value.bandwidth_mib_s);
+}
+
+void from_json(const nlohmann::json& j, InstanceMigration& value) {
+  fields::ObjectReader r(j);
+  r.required("id", value.id, fields::uuid);
+  r.required("role", value.role);
+  r.required("peer_host_id", value.peer_host_id, fields::uuid);
+  r.optional("destination_uri", value.destination_uri, fields::non_empty);
+  r.optional("data_uri", value.data_uri, fields::non_empty);
+  r.optional("destination_files", value.destination_files);
+  r.required("timeout_seconds", value.timeout_seconds);
+  r.optional("bandwidth_mib_s", value.bandwidth_mib_s);
+}
+
 void to_json(nlohmann::json& j, const CloudInit& value) {
   j = nlohmann::json::object();
   put(j, "instance_id", value.instance_id);
@@ -141,6 +179,7 @@ void to_json(nlohmann::json& j, const Instance& value) {
   put(j, "nics", value.nics);
   put(j, "volumes", value.volumes);
   put(j, "cloud_init", value.cloud_init);
+  put(j, "migration", value.migration);
 }
 
 void from_json(const nlohmann::json& j, Instance& value) {
@@ -159,6 +198,7 @@ void from_json(const nlohmann::json& j, Instance& value) {
   r.required("nics", value.nics);
   r.required("volumes", value.volumes);
   r.optional("cloud_init", value.cloud_init);
+  r.optional("migration", value.migration);
   require_unique_ids(value.nics, "nics");
   require_unique_ids(value.volumes, "volumes");
 }

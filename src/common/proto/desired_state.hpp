@@ -68,6 +68,42 @@ struct VolumeAttachment {
   bool operator==(const VolumeAttachment&) const = default;
 };
 
+enum class MigrationRole { outgoing, incoming };
+
+template <>
+struct EnumNames<MigrationRole> {
+  static constexpr std::array<std::string_view, 2> names{"outgoing", "incoming"};
+};
+
+// Where a host keeps an instance's files. A migration target reports them once it has prepared
+// them; the source's libvirt writes them into the domain definition it sends, as the hosts'
+// state directories need not be the same.
+struct InstanceFiles {
+  std::string root_disk;
+  std::optional<std::string> seed_iso;
+  std::string console_log;
+
+  bool operator==(const InstanceFiles&) const = default;
+};
+
+// A live migration of a running instance to another host (planned evacuation). Both hosts list
+// the instance while it lasts. The target (incoming) prepares the disks and files and otherwise
+// leaves the domain alone: no define, no start, never removed as unlisted. The source (outgoing)
+// sends the running domain once the order names the target's files, and never defines or starts
+// the instance again while the order stands, so that it cannot run on both hosts.
+struct InstanceMigration {
+  std::string id;  // UUID of this attempt: a retry is a new attempt
+  MigrationRole role = MigrationRole::outgoing;
+  std::string peer_host_id;                        // UUID of the other host
+  std::optional<std::string> destination_uri;      // outgoing: the target's libvirt URI
+  std::optional<std::string> data_uri;             // outgoing: where the memory stream goes
+  std::optional<InstanceFiles> destination_files;  // outgoing: absent until the target is ready
+  std::uint64_t timeout_seconds = 300;             // outgoing: aborted, and left on the source, after
+  std::optional<std::uint64_t> bandwidth_mib_s;    // outgoing: absent: unlimited
+
+  bool operator==(const InstanceMigration&) const = default;
+};
+
 struct CloudInit {
   std::string instance_id;
   std::string hostname;
@@ -92,6 +128,7 @@ struct Instance {
   std::vector<InstanceNic> nics;
   std::vector<VolumeAttachment> volumes;  // in device order
   std::optional<CloudInit> cloud_init;
+  std::optional<InstanceMigration> migration;
 
   bool operator==(const Instance&) const = default;
 };
@@ -164,6 +201,10 @@ void to_json(nlohmann::json& j, const InstanceNic& value);
 void from_json(const nlohmann::json& j, InstanceNic& value);
 void to_json(nlohmann::json& j, const VolumeAttachment& value);
 void from_json(const nlohmann::json& j, VolumeAttachment& value);
+void to_json(nlohmann::json& j, const InstanceFiles& value);
+void from_json(const nlohmann::json& j, InstanceFiles& value);
+void to_json(nlohmann::json& j, const InstanceMigration& value);
+void from_json(const nlohmann::json& j, InstanceMigration& value);
 void to_json(nlohmann::json& j, const CloudInit& value);
 void from_json(const nlohmann::json& j, CloudInit& value);
 void to_json(nlohmann::json& j, const Instance& value);

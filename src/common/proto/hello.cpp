@@ -85,6 +85,22 @@ void from_json(const nlohmann::json& j, LocalStorage& value) {
   r.required("available_bytes", value.available_bytes);
 }
 
+void to_json(nlohmann::json& j, const LiveMigrationSupport& value) {
+  j = nlohmann::json::object();
+  put(j, "supported", value.supported);
+  put(j, "hypervisor", value.hypervisor);
+  put(j, "uri", value.uri);
+  put(j, "data_uri", value.data_uri);
+}
+
+void from_json(const nlohmann::json& j, LiveMigrationSupport& value) {
+  fields::ObjectReader r(j);
+  r.required("supported", value.supported);
+  r.required("hypervisor", value.hypervisor);
+  r.required("uri", value.uri);
+  r.optional("data_uri", value.data_uri, fields::non_empty);
+}
+
 void to_json(nlohmann::json& j, const HardwareInventory& value) {
   j = nlohmann::json::object();
   put(j, "cpu", value.cpu);
@@ -97,6 +113,7 @@ void to_json(nlohmann::json& j, const HardwareInventory& value) {
   put(j, "bridges", value.bridges);
   put(j, "storage", value.storage);
   put(j, "local_storage", value.local_storage);
+  put(j, "migration", value.migration);
 }
 
 void from_json(const nlohmann::json& j, HardwareInventory& value) {
@@ -111,6 +128,7 @@ void from_json(const nlohmann::json& j, HardwareInventory& value) {
   r.optional("bridges", value.bridges);
   r.optional("storage", value.storage);
   r.optional("local_storage", value.local_storage);
+  r.optional("migration", value.migration);
 }
 
 void to_json(nlohmann::json& j, const Hello& value) {

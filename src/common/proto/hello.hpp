@@ -58,6 +58,17 @@ struct LocalStorage {
   bool operator==(const LocalStorage&) const = default;
 };
 
+// Whether the host can send and receive running domains, and how a peer reaches it (Twilight's
+// Hypervisor::migration_support()). Absent (an older agent, the test driver): it cannot.
+struct LiveMigrationSupport {
+  bool supported = false;
+  std::string hypervisor;               // libvirt's driver name, e.g. "QEMU": both hosts must agree
+  std::string uri;                      // the libvirt URI a peer's libvirt opens
+  std::optional<std::string> data_uri;  // where a peer sends the memory stream, e.g. "tcp://10.1.0.2"
+
+  bool operator==(const LiveMigrationSupport&) const = default;
+};
+
 struct HardwareInventory {
   CpuInfo cpu;
   std::uint64_t memory_mib = 0;
@@ -70,6 +81,7 @@ struct HardwareInventory {
   std::optional<std::vector<std::string>> bridges;  // Linux bridges: the flat networks it can join
   std::optional<std::vector<std::string>> storage;  // storage backends, e.g. "local", "ceph"
   std::optional<LocalStorage> local_storage;
+  std::optional<LiveMigrationSupport> migration;
 
   bool operator==(const HardwareInventory&) const = default;
 };
@@ -97,6 +109,8 @@ void to_json(nlohmann::json& j, const FcHost& value);
 void from_json(const nlohmann::json& j, FcHost& value);
 void to_json(nlohmann::json& j, const LocalStorage& value);
 void from_json(const nlohmann::json& j, LocalStorage& value);
+void to_json(nlohmann::json& j, const LiveMigrationSupport& value);
+void from_json(const nlohmann::json& j, LiveMigrationSupport& value);
 void to_json(nlohmann::json& j, const HardwareInventory& value);
 void from_json(const nlohmann::json& j, HardwareInventory& value);
 void to_json(nlohmann::json& j, const Hello& value);
