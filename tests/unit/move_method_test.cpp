@@ -7,9 +7,10 @@ using nlohmann::json;
 
 namespace {
 
-const HostMigration kQemuA{true, "QEMU", "qemu+tcp://a/system"};
-const HostMigration kQemuB{true, "QEMU", "qemu+tcp://b/system"};
-constexpr InstanceToMove kRunningOnSharedDisks{.running = true, .disks_shared = true, .live_failed = false};
+const HostMigration kQemuA{true, "QEMU", "qemu+tcp://a/system", ""};
+const HostMigration kQemuB{true, "QEMU", "qemu+tcp://b/system", "tcp://10.1.0.2"};
+// Its root disk is local: block migration copies it, so that is no reason for cold.
+constexpr InstanceToMove kRunning{.running = true, .live_failed = false};
 
 }  // namespace
 
@@ -17,6 +18,11 @@ TEST(MoveMethod, ReportedSupportIsReadStrictly) {
   EXPECT_EQ(
       host_migration_from_json({{"supported", true}, {"hypervisor", "QEMU"}, {"uri", "qemu+tcp://a/system"}}),
       kQemuA);
+  EXPECT_EQ(host_migration_from_json({{"supported", true},
+                                      {"hypervisor", "QEMU"},
+                                      {"uri", "qemu+tcp://b/system"},
+                                      {"data_uri", "tcp://10.1.0.2"}}),
+            kQemuB);
   // An older agent reports nothing; a half report is no promise either.
   EXPECT_FALSE(host_migration_from_json(nullptr).supported);
   EXPECT_FALSE(host_migration_from_json(json::object()).supported);
@@ -28,7 +34,7 @@ TEST(MoveMethod, ReportedSupportIsReadStrictly) {
 }
 
 TEST(MoveMethod, LiveOnlyWhenBothHostsCanAndTheInstanceMay) {
-  auto live = choose_move_method(kQemuA, kQemuB, kRunningOnSharedDisks);
+  auto live = choose_move_method(kQemuA, kQemuB, kRunning);
   EXPECT_EQ(live.method, MoveMethod::live);
   EXPECT_EQ(live.reason, "");
 
@@ -37,14 +43,10 @@ TEST(MoveMethod, LiveOnlyWhenBothHostsCanAndTheInstanceMay) {
     EXPECT_EQ(d.method, MoveMethod::cold);
     return d.reason;
   };
-  EXPECT_EQ(cold(HostMigration{}, kQemuB, kRunningOnSharedDisks), "its host cannot live-migrate");
-  EXPECT_EQ(cold(kQemuA, HostMigration{}, kRunningOnSharedDisks), "the target host cannot live-migrate");
-  EXPECT_EQ(cold(kQemuA, {true, "Xen", "xen+tcp://b/"}, kRunningOnSharedDisks),
+  EXPECT_EQ(cold(HostMigration{}, kQemuB, kRunning), "its host cannot live-migrate");
+  EXPECT_EQ(cold(kQemuA, HostMigration{}, kRunning), "the target host cannot live-migrate");
+  EXPECT_EQ(cold(kQemuA, {true, "Xen", "xen+tcp://b/"}, kRunning),
             "the hosts run different hypervisors (QEMU, Xen)");
-  EXPECT_EQ(cold(kQemuA, kQemuB, {.running = false, .disks_shared = true, .live_failed = false}),
-            "not running");
-  EXPECT_EQ(cold(kQemuA, kQemuB, {.running = true, .disks_shared = false, .live_failed = false}),
-            "a disk is local to its host");
-  EXPECT_EQ(cold(kQemuA, kQemuB, {.running = true, .disks_shared = true, .live_failed = true}),
-            "live migration failed");
+  EXPECT_EQ(cold(kQemuA, kQemuB, {.running = false, .live_failed = false}), "not running");
+  EXPECT_EQ(cold(kQemuA, kQemuB, {.running = true, .live_failed = true}), "live migration failed");
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <span>
 
 #include "common/pg/errors.hpp"
@@ -62,10 +63,52 @@ void write_hellos(pg::Connection& conn, std::span<const HostHello> hellos) {
       rows);
 }
 
+bool looks_like_uuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
+
+// The "migration" object of an instance's status details, when it names an attempt.
+const nlohmann::json* migration_details(const proto::ResourceStatus& status) {
+  if (!status.details || !status.details->is_object()) return nullptr;
+  auto it = status.details->find("migration");
+  if (it == status.details->end() || !it->is_object()) return nullptr;
+  auto id = it->find("id");
+  if (id == it->end() || !id->is_string() || !looks_like_uuid(id->get<std::string>())) return nullptr;
+  return &*it;
+}
+
+// What each agent says about a live migration attempt goes onto the attempt's row (the
+// evacuation job decides from it), only for that attempt's instance and only from its source or
+// its target. One statement for the batch; a host's last report of the batch wins; unchanged
+// reports write nothing.
+void store_migration_reports(pg::Connection& conn, const nlohmann::json& migration_rows) {
+  conn.query(
+      "WITH r AS (SELECT DISTINCT ON (attempt, host_id) attempt, host_id, instance_id, report"
+      "  FROM jsonb_to_recordset($1::jsonb)"
+      "   AS x(position bigint, attempt uuid, host_id uuid, instance_id uuid, report jsonb)"
+      "  ORDER BY attempt, host_id, position DESC),"
+      " n AS (SELECT m.id, coalesce(s.report, m.source_report) AS source_report,"
+      "  coalesce(t.report, m.target_report) AS target_report FROM instance_migrations m"
+      "  LEFT JOIN r s ON s.attempt = m.id AND s.host_id = m.source_host_id AND s.instance_id = m.instance_id"
+      "  LEFT JOIN r t ON t.attempt = m.id AND t.host_id = m.target_host_id AND t.instance_id = m.instance_id"
+      "  WHERE m.id IN (SELECT attempt FROM r))"
+      " UPDATE instance_migrations m SET source_report = n.source_report, target_report = n.target_report,"
+      " reported_at = now(), updated_at = now() FROM n WHERE m.id = n.id"
+      " AND (m.source_report IS DISTINCT FROM n.source_report OR m.target_report IS DISTINCT FROM "
+      "n.target_report)",
+      migration_rows);
+}
+
 void write_state_reports(pg::Connection& conn, std::span<const HostStateReport> reports) {
   nlohmann::json revisions = nlohmann::json::array();
   nlohmann::json rows = nlohmann::json::array();
   nlohmann::json volume_rows = nlohmann::json::array();
+  nlohmann::json migration_rows = nlohmann::json::array();
   for (const auto& [host_id, report] : reports) {
     revisions.push_back({{"id", host_id}, {"revision", static_cast<int64_t>(report.revision_applied)}});
     for (const auto& resource : report.resources) {
@@ -78,6 +121,13 @@ void write_state_reports(pg::Connection& conn, std::span<const HostStateReport> 
         continue;
       }
       if (resource.kind != proto::ResourceKind::instance) continue;
+      if (const auto* migration = migration_details(resource.status)) {
+        migration_rows.push_back({{"position", migration_rows.size()},
+                                  {"attempt", (*migration)["id"]},
+                                  {"host_id", host_id},
+                                  {"instance_id", resource.id},
+                                  {"report", *migration}});
+      }
       nlohmann::json status = resource.status;
       status["host_id"] = host_id;
       rows.push_back({{"position", rows.size()},
@@ -108,6 +158,7 @@ void write_state_reports(pg::Connection& conn, std::span<const HostStateReport> 
         "r.observed_generation)",
         volume_rows);
   }
+  if (!migration_rows.empty()) store_migration_reports(conn, migration_rows);
   if (rows.empty()) return;
   // Every instance of every report in one statement (an instance reported twice: the last report
   // wins, as if they had been written one after the other). Rows whose status and generation did

@@ -5,6 +5,7 @@
 
 #include "common/crypto/sha256.hpp"
 #include "common/proto/codec.hpp"
+#include "sparkle/placement/move_method.hpp"
 #include "sparkle/placement/pg_array.hpp"
 
 namespace harmony::sparkle {
@@ -36,6 +37,36 @@ nlohmann::json network_config_for(const std::vector<proto::InstanceNic>& nics) {
   return {{"version", 2}, {"ethernets", ethernets}};
 }
 
+// The order of a live migration attempt for the document of `host_id`: the target prepares
+// (incoming); the source waits, and sends once the attempt is migrating and the order names the
+// target's files (contract: notes/live-migration-contract.md, sql/101).
+proto::InstanceMigration migration_order(const pg::Result& rows, int row, const std::string& host_id) {
+  proto::InstanceMigration order;
+  order.id = std::string(rows.text(row, "migration_id"));
+  order.timeout_seconds = static_cast<uint64_t>(rows.int64(row, "timeout_seconds"));
+  const std::string source(rows.text(row, "migration_source"));
+  const std::string target(rows.text(row, "migration_target"));
+  if (host_id == target) {
+    order.role = proto::MigrationRole::incoming;
+    order.peer_host_id = source;
+    return order;
+  }
+  order.role = proto::MigrationRole::outgoing;
+  order.peer_host_id = target;
+  const auto peer = placement::host_migration_from_json(
+      rows.is_null(row, "target_migration") ? nlohmann::json() : rows.json(row, "target_migration"));
+  if (!peer.uri.empty()) order.destination_uri = peer.uri;
+  if (!peer.data_uri.empty()) order.data_uri = peer.data_uri;
+  if (rows.text(row, "migration_state") == "migrating" && !rows.is_null(row, "target_files")) {
+    // The job only moves an attempt to migrating with files that parse (evacuation_job.cpp).
+    try {
+      order.destination_files = rows.json(row, "target_files").get<proto::InstanceFiles>();
+    } catch (const std::exception&) {
+    }
+  }
+  return order;
+}
+
 }  // namespace
 
 std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
@@ -61,14 +92,28 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
     kvm[std::string(hosts.text(row, 0))] = has_kvm;
   }
 
+  // An instance under a live migration attempt is in two documents: its host's (outgoing order)
+  // and the target's (incoming order, the full instance so that the target can prepare it).
   auto instances = conn.query(
-      "SELECT i.host_id::text AS host_id, i.id, i.name, i.generation, i.spec,"
-      " i.deleted_at IS NOT NULL AS deleted, im.id AS image_id, im.sha256, im.disk_format"
-      " FROM instances i LEFT JOIN images im ON im.id::text = i.spec->>'image_id'"
-      " WHERE i.host_id = ANY($1::uuid[]) ORDER BY i.seq",
+      "WITH listed AS ("
+      "  SELECT i.host_id AS doc_host, i.id FROM instances i WHERE i.host_id = ANY($1::uuid[])"
+      "  UNION ALL SELECT m.target_host_id, m.instance_id FROM instance_migrations m"
+      "  WHERE m.target_host_id = ANY($1::uuid[]) AND m.state IN ('preparing', 'migrating'))"
+      " SELECT l.doc_host::text AS host_id, i.id, i.name, i.generation, i.spec,"
+      " i.deleted_at IS NOT NULL AS deleted, im.id AS image_id, im.sha256, im.disk_format,"
+      " m.id AS migration_id, m.state AS migration_state, m.source_host_id::text AS migration_source,"
+      " m.target_host_id::text AS migration_target, m.timeout_seconds, m.target_files,"
+      " th.hardware->'migration' AS target_migration"
+      " FROM listed l JOIN instances i ON i.id = l.id"
+      " LEFT JOIN images im ON im.id::text = i.spec->>'image_id'"
+      // A deleted instance is only deleted: no attempt for it goes on.
+      " LEFT JOIN instance_migrations m ON m.instance_id = i.id AND m.state IN ('preparing', 'migrating')"
+      "  AND i.deleted_at IS NULL AND m.source_host_id = i.host_id"
+      " LEFT JOIN hosts th ON th.id = m.target_host_id"
+      " WHERE l.doc_host = i.host_id OR m.id IS NOT NULL ORDER BY i.seq",
       ids);
-  // Instance id -> (document, position in it).
-  std::unordered_map<std::string, std::pair<size_t, size_t>> index;
+  // Instance id -> (document, position in it), for each document listing it.
+  std::unordered_map<std::string, std::vector<std::pair<size_t, size_t>>> index;
   for (int row = 0; row < instances.rows(); ++row) {
     auto host = host_index.find(std::string(instances.text(row, "host_id")));
     if (host == host_index.end()) continue;
@@ -103,13 +148,22 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
       cloud_init.user_data = spec["user_data"].get<std::string>();
     }
     instance.cloud_init = cloud_init;
-    index[instance.id] = {host->second, state.instances.size()};
+    if (!instances.is_null(row, "migration_id"))
+      instance.migration = migration_order(instances, row, state.host_id);
+    index[instance.id].emplace_back(host->second, state.instances.size());
     state.instances.push_back(std::move(instance));
   }
-  auto instance_at = [&](std::string_view id) -> proto::Instance* {
+  auto copies_of = [&](std::string_view id) {
+    std::vector<proto::Instance*> out;
     auto it = index.find(std::string(id));
-    return it == index.end() ? nullptr : &states[it->second.first].instances[it->second.second];
+    if (it == index.end()) return out;
+    for (const auto& [doc, position] : it->second) out.push_back(&states[doc].instances[position]);
+    return out;
   };
+  // The instances of these documents: placed on these hosts, or arriving there.
+  constexpr const char* kListedInstances =
+      "(i.host_id = ANY($1::uuid[]) OR i.id IN (SELECT m.instance_id FROM instance_migrations m"
+      " WHERE m.target_host_id = ANY($1::uuid[]) AND m.state IN ('preparing', 'migrating')))";
 
   auto nics = conn.query(
       "SELECT n.instance_id, n.id, n.mac_address, nw.spec AS network_spec, host(a.address) AS ip,"
@@ -117,12 +171,11 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
       " FROM instance_nics n JOIN instances i ON i.id = n.instance_id"
       " JOIN networks nw ON nw.id = n.network_id"
       " LEFT JOIN ip_allocations a ON a.nic_id = n.id LEFT JOIN subnets s ON s.id = a.subnet_id"
-      " WHERE i.host_id = ANY($1::uuid[]) AND (n.deleted_at IS NULL OR i.deleted_at IS NOT NULL) ORDER BY "
-      "n.seq",
+      " WHERE " +
+          std::string(kListedInstances) +
+          " AND (n.deleted_at IS NULL OR i.deleted_at IS NOT NULL) ORDER BY n.seq",
       ids);
   for (int row = 0; row < nics.rows(); ++row) {
-    auto* instance = instance_at(nics.text(row, "instance_id"));
-    if (!instance) continue;
     proto::InstanceNic nic;
     nic.id = std::string(nics.text(row, "id"));
     nic.mac = std::string(nics.text(row, "mac_address"));
@@ -130,7 +183,7 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
     nic.ip = nics.optional_text(row, "ip");
     nic.cidr = nics.optional_text(row, "cidr");
     nic.gateway = nics.optional_text(row, "gateway");
-    instance->nics.push_back(std::move(nic));
+    for (auto* instance : copies_of(nics.text(row, "instance_id"))) instance->nics.push_back(nic);
   }
   for (auto& state : states) {
     for (auto& instance : state.instances) {
@@ -161,12 +214,10 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
 
   auto volumes = conn.query(
       "SELECT a.instance_id, v.id, v.spec FROM volume_attachments a JOIN volumes v ON v.id = a.volume_id"
-      " JOIN instances i ON i.id = a.instance_id WHERE i.host_id = ANY($1::uuid[]) AND a.deleted_at IS NULL"
-      " ORDER BY a.seq",
+      " JOIN instances i ON i.id = a.instance_id WHERE " +
+          std::string(kListedInstances) + " AND a.deleted_at IS NULL ORDER BY a.seq",
       ids);
   for (int row = 0; row < volumes.rows(); ++row) {
-    auto* instance = instance_at(volumes.text(row, "instance_id"));
-    if (!instance) continue;
     auto spec = volumes.json(row, "spec");
     proto::VolumeAttachment volume;
     volume.id = std::string(volumes.text(row, "id"));
@@ -175,7 +226,7 @@ std::vector<proto::DesiredState> build_desired_states(pg::Connection& conn,
     volume.name = "volume-" + volume.id;
     volume.size_gib = spec.value("size_gib", 1);
     volume.shareable = spec.value("shareable", false);
-    instance->volumes.push_back(std::move(volume));
+    for (auto* instance : copies_of(volumes.text(row, "instance_id"))) instance->volumes.push_back(volume);
   }
   return states;
 }

@@ -24,6 +24,14 @@ constexpr auto kLoadsEvery = 10s;
 // further behind reloads everything anyway.
 constexpr auto kPruneEvery = 60s;
 
+// An instance under a live migration attempt counts on the attempt's target: its room there is
+// kept from the moment the target starts preparing (the source is in maintenance, out of
+// placement anyway) until the attempt ends (sql/101 logs both in placement_changes).
+constexpr const char* kInstanceColumns =
+    "SELECT i.id, coalesce(m.target_host_id, i.host_id) AS host_id, i.spec, i.affinity_group_id"
+    " FROM instances i LEFT JOIN instance_migrations m ON m.instance_id = i.id"
+    " AND m.state IN ('preparing', 'migrating') AND i.host_id IS NOT NULL";
+
 constexpr const char* kHostColumns =
     "SELECT id, name, spec, hardware, array_to_json(traits) AS traits, status, state, enrollment,"
     " deleted_at IS NOT NULL AS deleted FROM hosts";
@@ -123,8 +131,7 @@ void EnginePlacement::full_load(pg::Connection& conn) {
     fresh.upsert_group(placement::group_from_row(std::string(groups.text(i, 0)),
                                                  std::string(groups.text(i, 1)), groups.json(i, 2)));
   }
-  auto instances =
-      conn.exec("SELECT id, host_id, spec, affinity_group_id FROM instances WHERE host_id IS NOT NULL");
+  auto instances = conn.exec(std::string(kInstanceColumns) + " WHERE i.host_id IS NOT NULL");
   // Allocations keep their requests for evacuation plans: networks in the hosts' terms too.
   const auto bridges = flat_bridges(conn);
   for (int i = 0; i < instances.rows(); ++i) {
@@ -145,9 +152,7 @@ void EnginePlacement::full_load(pg::Connection& conn) {
 
 void EnginePlacement::reload_instances(pg::Connection& conn, const std::vector<std::string>& ids) {
   if (ids.empty()) return;
-  auto rows =
-      conn.query("SELECT id, host_id, spec, affinity_group_id FROM instances WHERE id = ANY($1::uuid[])",
-                 to_pg_array(ids));
+  auto rows = conn.query(std::string(kInstanceColumns) + " WHERE i.id = ANY($1::uuid[])", to_pg_array(ids));
   std::set<std::string> seen;
   for (int i = 0; i < rows.rows(); ++i) {
     auto id = std::string(rows.text(i, "id"));

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "common/pg/errors.hpp"
+#include "common/proto/desired_state.hpp"
 #include "sparkle/leadership/leadership.hpp"
 #include "sparkle/placement/engine_placement.hpp"
+#include "sparkle/placement/move_method.hpp"
 #include "sparkle/placement/pinned_volumes.hpp"
 
 namespace harmony::sparkle {
@@ -109,21 +112,26 @@ struct Item {
   bool was_running = false;
   int64_t stop_generation = 0;
   double phase_seconds = 0;
+  std::optional<std::string> migration_id;
+  std::optional<std::string> reason;
+
+  bool live() const { return phase == "preparing" || phase == "migrating"; }
 };
 
 std::map<std::string, std::vector<Item>> items_by_unit(pg::Pool& db, const Job& job, const char* state) {
   auto conn = db.acquire();
   auto rows = conn->query(
       "SELECT instance_id, unit, coalesce(phase, ''), target_host_id, coalesce(was_running, false),"
-      " coalesce(stop_generation, 0), extract(epoch FROM now() - coalesce(phase_started_at, now()))::float8"
+      " coalesce(stop_generation, 0), extract(epoch FROM now() - coalesce(phase_started_at, now()))::float8,"
+      " migration_id, reason"
       " FROM host_evacuation_items WHERE evacuation_id = $1 AND state = $2 ORDER BY unit, instance_id",
       job.id, std::string(state));
   std::map<std::string, std::vector<Item>> out;
   for (int r = 0; r < rows.rows(); ++r) {
-    out[std::string(rows.text(r, 1))].push_back({std::string(rows.text(r, 0)), std::string(rows.text(r, 1)),
-                                                 std::string(rows.text(r, 2)), rows.optional_text(r, 3),
-                                                 rows.boolean(r, 4), rows.int64(r, 5),
-                                                 std::stod(std::string(rows.text(r, 6)))});
+    out[std::string(rows.text(r, 1))].push_back(
+        {std::string(rows.text(r, 0)), std::string(rows.text(r, 1)), std::string(rows.text(r, 2)),
+         rows.optional_text(r, 3), rows.boolean(r, 4), rows.int64(r, 5),
+         std::stod(std::string(rows.text(r, 6))), rows.optional_text(r, 7), rows.optional_text(r, 8)});
   }
   return out;
 }
@@ -134,9 +142,75 @@ std::vector<std::string> ids_of(const std::vector<Item>& unit) {
   return ids;
 }
 
+// Cold: the source stops it; placed on a target once it reported it stopped (place_unit).
+void start_cold(pg::Connection& conn, const Job& job, const std::string& instance_id,
+                const std::string& planned_host, json detail) {
+  auto stopped = conn.query(
+      "UPDATE instances SET spec = jsonb_set(spec, '{power_state}', '\"stopped\"'),"
+      " generation = generation + 1, action = 'stop', action_generation = generation + 1, updated_at = now()"
+      " WHERE id = $1 AND coalesce(spec->>'power_state', 'running') = 'running' RETURNING generation",
+      instance_id);
+  const bool was_running = !stopped.empty();
+  const int64_t generation =
+      was_running ? stopped.int64(0, 0)
+                  : conn.query("SELECT generation FROM instances WHERE id = $1", instance_id).int64(0, 0);
+  conn.query(
+      "UPDATE host_evacuation_items SET state = 'moving', phase = 'stopping', method = 'cold',"
+      " target_host_id = $3, was_running = $4, stop_generation = $5, phase_started_at = now(), updated_at = "
+      "now()"
+      " WHERE evacuation_id = $1 AND instance_id = $2",
+      job.id, instance_id, planned_host, was_running, generation);
+  detail["method"] = "cold";
+  detail["planned_host_id"] = planned_host;
+  instance_event(conn, job, instance_id, "evacuation_instance_stopping", std::move(detail));
+}
+
+// Live where both hosts' libvirt can (their hello's hardware.migration) and the instance runs
+// (as asked and as its host reported); a failed attempt of this evacuation makes it cold.
+placement::MoveDecision live_or_cold(pg::Connection& conn, const Job& job, const placement::Move& move) {
+  auto row = conn.query(
+      "SELECT (SELECT hardware->'migration' FROM hosts WHERE id = $2),"
+      " (SELECT hardware->'migration' FROM hosts WHERE id = $3),"
+      " coalesce(i.spec->>'power_state', 'running') = 'running' AND i.status->>'state' = 'running',"
+      " EXISTS (SELECT 1 FROM instance_migrations m WHERE m.instance_id = i.id AND m.evacuation_id = $4"
+      "  AND m.state = 'failed')"
+      " FROM instances i WHERE i.id = $1",
+      move.instance_id, job.host_id, move.to, job.id);
+  if (row.empty()) return {placement::MoveMethod::cold, "not running"};
+  auto support = [&](int col) {
+    return placement::host_migration_from_json(row.is_null(0, col) ? json() : row.json(0, col));
+  };
+  return placement::choose_move_method(support(0), support(1),
+                                       {.running = row.boolean(0, 2), .live_failed = row.boolean(0, 3)});
+}
+
+// Live, phase preparing: the attempt's row lists the instance in the target's desired state
+// (incoming) and gives the source its outgoing order (sql/101, desired_state_builder.cpp).
+void start_live(pg::Connection& conn, const Job& job, const placement::Move& move,
+                std::chrono::seconds timeout) {
+  const auto attempt = std::string(
+      conn.query(
+              "INSERT INTO instance_migrations (instance_id, source_host_id, target_host_id, evacuation_id,"
+              " timeout_seconds) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+              move.instance_id, job.host_id, move.to, job.id, std::max<int64_t>(timeout.count(), 1))
+          .text(0, 0));
+  const auto generation =
+      conn.query("SELECT generation FROM instances WHERE id = $1", move.instance_id).int64(0, 0);
+  conn.query(
+      "UPDATE host_evacuation_items SET state = 'moving', phase = 'preparing', method = 'live',"
+      " target_host_id = $3::uuid, was_running = true, stop_generation = $4, migration_id = $5,"
+      " reason = 'waiting for host ' || $3::text || ' to prepare it', phase_started_at = now(), updated_at = "
+      "now()"
+      " WHERE evacuation_id = $1 AND instance_id = $2",
+      job.id, move.instance_id, move.to, generation, attempt);
+  instance_event(
+      conn, job, move.instance_id, "evacuation_instance_migrating",
+      {{"method", "live"}, {"phase", "preparing"}, {"to_host_id", move.to}, {"migration_id", attempt}});
+}
+
 // The units to start moving this round: the engine must find each a place now (the target is
 // chosen again when the instances have stopped); those it cannot place are reported and stay.
-int64_t dispatch(pg::Pool& db, int64_t epoch, const Job& job) {
+int64_t dispatch(pg::Pool& db, int64_t epoch, const Job& job, std::chrono::seconds phase_timeout) {
   int64_t in_flight = 0;
   for (const auto& [unit, items] : items_by_unit(db, job, "moving"))
     in_flight += static_cast<int64_t>(items.size());
@@ -163,60 +237,76 @@ int64_t dispatch(pg::Pool& db, int64_t epoch, const Job& job) {
   {
     auto conn = db.acquire();
     relocation = engine_placement().relocate(*conn, ids, /*failover=*/false);
-    // Only a check for now: nothing is held while the instances stop.
-    engine_placement().forget(*conn, ids);
   }
   int64_t started = 0;
-  db.transact([&](pg::Connection& conn) {
-    require_epoch(conn, epoch);
-    if (!job.running || !job_unchanged(conn, job)) return;
-    started = 0;
-    int64_t slots = job.concurrency - in_flight;
-    for (const auto& stuck : relocation.stuck) {
-      set_item(conn, job, stuck.instance_id, "unplaced", stuck.explanation);
-    }
-    for (const auto& unit : relocation.units) {
-      const auto size = static_cast<int64_t>(unit.size());
-      // A group larger than the concurrency goes alone.
-      if (slots <= 0 || (size > slots && slots < job.concurrency)) break;
-      bool gone = false;
-      for (const auto& move : unit) {
-        gone = gone || conn.query(
-                               "SELECT 1 FROM instances WHERE id = $1 AND host_id = $2 AND deleted_at IS NULL"
-                               " FOR UPDATE",
-                               move.instance_id, job.host_id)
-                           .empty();
+  std::set<std::string> live;
+  try {
+    db.transact([&](pg::Connection& conn) {
+      require_epoch(conn, epoch);
+      if (!job.running || !job_unchanged(conn, job)) return;
+      started = 0;
+      live.clear();
+      int64_t slots = job.concurrency - in_flight;
+      for (const auto& stuck : relocation.stuck) {
+        set_item(conn, job, stuck.instance_id, "unplaced", stuck.explanation);
       }
-      if (gone) {
-        for (const auto& move : unit)
-          set_item(conn, job, move.instance_id, "cancelled", "deleted or moved meanwhile");
-        continue;
+      for (const auto& unit : relocation.units) {
+        const auto size = static_cast<int64_t>(unit.size());
+        // A group larger than the concurrency goes alone.
+        if (slots <= 0 || (size > slots && slots < job.concurrency)) break;
+        bool gone = false;
+        for (const auto& move : unit) {
+          gone =
+              gone || conn.query(
+                              "SELECT 1 FROM instances WHERE id = $1 AND host_id = $2 AND deleted_at IS NULL"
+                              " FOR UPDATE",
+                              move.instance_id, job.host_id)
+                          .empty();
+        }
+        if (gone) {
+          for (const auto& move : unit)
+            set_item(conn, job, move.instance_id, "cancelled", "deleted or moved meanwhile");
+          continue;
+        }
+        // An attempt still under way (of a cancelled evacuation that lets it finish): it decides
+        // where the instance runs; this one waits for it.
+        if (unit.size() == 1 && !conn.query("SELECT 1 FROM instance_migrations WHERE instance_id = $1"
+                                            " AND state IN ('preparing', 'migrating')",
+                                            unit.front().instance_id)
+                                     .empty()) {
+          continue;
+        }
+        // A hard affinity group moves cold, as one: members migrated one by one would leave the
+        // group split over two hosts meanwhile.
+        const auto decision = unit.size() == 1
+                                  ? live_or_cold(conn, job, unit.front())
+                                  : placement::MoveDecision{placement::MoveMethod::cold,
+                                                            "a hard affinity group moves as one, cold"};
+        if (decision.method == placement::MoveMethod::live) {
+          start_live(conn, job, unit.front(), phase_timeout);
+          live.insert(unit.front().instance_id);
+        } else {
+          for (const auto& move : unit) {
+            start_cold(conn, job, move.instance_id, move.to, {{"why_not_live", decision.reason}});
+          }
+        }
+        slots -= size;
+        started += size;
       }
-      for (const auto& move : unit) {
-        auto stopped = conn.query(
-            "UPDATE instances SET spec = jsonb_set(spec, '{power_state}', '\"stopped\"'),"
-            " generation = generation + 1, action = 'stop', action_generation = generation + 1, updated_at = "
-            "now()"
-            " WHERE id = $1 AND coalesce(spec->>'power_state', 'running') = 'running' RETURNING generation",
-            move.instance_id);
-        const bool was_running = !stopped.empty();
-        const int64_t generation =
-            was_running
-                ? stopped.int64(0, 0)
-                : conn.query("SELECT generation FROM instances WHERE id = $1", move.instance_id).int64(0, 0);
-        conn.query(
-            "UPDATE host_evacuation_items SET state = 'moving', phase = 'stopping', method = 'cold',"
-            " target_host_id = $3, was_running = $4, stop_generation = $5, phase_started_at = now(), "
-            "updated_at = now()"
-            " WHERE evacuation_id = $1 AND instance_id = $2",
-            job.id, move.instance_id, move.to, was_running, generation);
-        instance_event(conn, job, move.instance_id, "evacuation_instance_stopping",
-                       {{"method", "cold"}, {"planned_host_id", move.to}});
-      }
-      slots -= size;
-      started += size;
-    }
-  });
+    });
+  } catch (...) {
+    auto conn = db.acquire();
+    engine_placement().forget(*conn, ids);
+    throw;
+  }
+  // The room of a live move is kept on its target while the attempt lasts (its row says so, see
+  // engine_placement.cpp); a cold move is only checked now and placed once stopped.
+  std::vector<std::string> unheld;
+  for (const auto& id : ids) {
+    if (!live.contains(id)) unheld.push_back(id);
+  }
+  auto conn = db.acquire();
+  engine_placement().forget(*conn, unheld);
   return started;
 }
 
@@ -280,7 +370,7 @@ int64_t place_unit(pg::Pool& db, int64_t epoch, const Job& job, const std::vecto
         const auto& to = target.at(item.instance_id);
         // Never reported by the target yet: pending_action is `create` until it is.
         conn.query(
-            "UPDATE instances SET host_id = $2, observed_generation = 0, generation = generation + 1,"
+            "UPDATE instances SET host_id = $2::uuid, observed_generation = 0, generation = generation + 1,"
             " spec = jsonb_set(spec, '{power_state}', to_jsonb($4::text)), action = NULL, updated_at = now(),"
             " status = jsonb_build_object('state', 'moving', 'moved_from', $3::text, 'message',"
             "  'moving to host ' || $5::text || ': host ' || $3::text || ' is in maintenance')"
@@ -310,12 +400,197 @@ int64_t place_unit(pg::Pool& db, int64_t epoch, const Job& job, const std::vecto
   }
 }
 
+std::string report_text(const json& report, const char* key) {
+  return report.is_object() && report.contains(key) && report[key].is_string()
+             ? report[key].get<std::string>()
+             : std::string();
+}
+
+// What an agent said, for the item's reason: its state and its message.
+std::string said(const json& report) {
+  auto state = report_text(report, "state");
+  if (state.empty()) return "nothing yet";
+  auto message = report_text(report, "message");
+  return message.empty() ? state : state + " (" + message + ")";
+}
+
+// The attempt ended without the instance moving: it runs on the source only (libvirt's promise
+// for a failed migration; a target that never got destination files never received it). The
+// orders leave both documents; the move goes on cold, unless maintenance ended meanwhile.
+void live_failed(pg::Connection& conn, const Job& job, const Item& item, const std::string& attempt,
+                 const std::string& why) {
+  conn.query(
+      "UPDATE instance_migrations SET state = 'failed', reason = $2, finished_at = now(), state_since = "
+      "now(),"
+      " updated_at = now() WHERE id = $1",
+      attempt, why);
+  if (!job.running) {
+    set_item(conn, job, item.instance_id, "cancelled",
+             "maintenance ended and live migration failed (" + why + "): it stays on its host");
+    return;
+  }
+  // choose_move_method's answer for a failed attempt (live_failed): cold.
+  const std::string reason = "live migration failed (" + why + "): moving cold";
+  start_cold(conn, job, item.instance_id, item.target.value_or(""), {{"fallback_reason", reason}});
+  conn.query("UPDATE host_evacuation_items SET reason = $3 WHERE evacuation_id = $1 AND instance_id = $2",
+             job.id, item.instance_id, reason);
+}
+
+void set_reason(pg::Connection& conn, const Job& job, const Item& item, const std::string& reason) {
+  if (item.reason == reason) return;
+  conn.query(
+      "UPDATE host_evacuation_items SET reason = $3, updated_at = now() WHERE evacuation_id = $1 AND "
+      "instance_id "
+      "= $2",
+      job.id, item.instance_id, reason);
+}
+
+// One step of a live move, decided from what both agents reported on the attempt (never on a
+// guess: without a rule that holds, it waits and says so).
+void progress_live(pg::Pool& db, int64_t epoch, const Job& job, const Item& item, double limit,
+                   EvacuationRound& round) {
+  try {
+    db.transact([&](pg::Connection& conn) {
+      require_epoch(conn, epoch);
+      if (!job_unchanged(conn, job)) return;
+      const std::string attempt = item.migration_id.value_or("");
+      auto instance = conn.query(
+          "SELECT host_id, deleted_at IS NOT NULL FROM instances WHERE id = $1 FOR UPDATE", item.instance_id);
+      auto row = conn.query(
+          "SELECT state, source_host_id, target_host_id, source_report, target_report FROM "
+          "instance_migrations"
+          " WHERE id = $1 FOR UPDATE",
+          attempt);
+      if (row.empty() || instance.empty()) {
+        set_item(conn, job, item.instance_id, "cancelled", "deleted meanwhile");
+        return;
+      }
+      const std::string state(row.text(0, 0)), source(row.text(0, 1)), target(row.text(0, 2));
+      if (instance.boolean(0, 1) || instance.is_null(0, 0) || instance.text(0, 0) != source) {
+        if (state == "preparing" || state == "migrating") {
+          conn.query(
+              "UPDATE instance_migrations SET state = 'cancelled', reason = 'deleted or moved meanwhile',"
+              " finished_at = now(), state_since = now(), updated_at = now() WHERE id = $1",
+              attempt);
+        }
+        set_item(conn, job, item.instance_id, "cancelled", "deleted or moved meanwhile");
+        return;
+      }
+      const json source_report = row.is_null(0, 3) ? json() : row.json(0, 3);
+      const json target_report = row.is_null(0, 4) ? json() : row.json(0, 4);
+      const auto source_state = report_text(source_report, "state");
+      const auto target_state = report_text(target_report, "state");
+      if (state != "preparing" && state != "migrating") {
+        // Ended outside this job (an operator): what it did not finish moves cold.
+        live_failed(conn, job, item, attempt, "the attempt was " + state);
+        return;
+      }
+      if (source_state == "failed") {
+        live_failed(conn, job, item, attempt, "host " + source + " reported: " + said(source_report));
+        return;
+      }
+      if (state == "preparing") {
+        if (target_state == "failed") {
+          live_failed(conn, job, item, attempt,
+                      "host " + target + " could not prepare it: " + said(target_report));
+          return;
+        }
+        if (!job.running) {
+          conn.query(
+              "UPDATE instance_migrations SET state = 'cancelled', reason = 'maintenance ended',"
+              " finished_at = now(), state_since = now(), updated_at = now() WHERE id = $1",
+              attempt);
+          set_item(conn, job, item.instance_id, "cancelled",
+                   "maintenance ended before it moved: it stays on its host, running");
+          return;
+        }
+        if (target_state == "prepared") {
+          json files = target_report.is_object() ? target_report.value("files", json()) : json();
+          try {
+            (void)files.get<proto::InstanceFiles>();
+          } catch (const std::exception&) {
+            live_failed(conn, job, item, attempt,
+                        "host " + target + " reported prepared without usable files");
+            return;
+          }
+          conn.query(
+              "UPDATE instance_migrations SET state = 'migrating', target_files = $2::jsonb, state_since = "
+              "now(),"
+              " updated_at = now() WHERE id = $1",
+              attempt, files);
+          conn.query(
+              "UPDATE host_evacuation_items SET phase = 'migrating', phase_started_at = now(), updated_at = "
+              "now(),"
+              " reason = 'host ' || $3::text || ' sends it to host ' || $4::text"
+              " WHERE evacuation_id = $1 AND instance_id = $2",
+              job.id, item.instance_id, source, target);
+          instance_event(conn, job, item.instance_id, "evacuation_instance_migrating",
+                         {{"method", "live"},
+                          {"phase", "migrating"},
+                          {"to_host_id", target},
+                          {"migration_id", attempt}});
+          return;
+        }
+        if (item.phase_seconds > limit) {
+          live_failed(conn, job, item, attempt,
+                      "host " + target + " did not prepare it within " +
+                          std::to_string(static_cast<int64_t>(limit)) +
+                          " s (it said: " + said(target_report) + ")");
+          return;
+        }
+        set_reason(conn, job, item,
+                   "waiting for host " + target + " to prepare it (it said: " + said(target_report) + ")");
+        return;
+      }
+      // Migrating: only both sides together say where it runs now.
+      if (target_state == "arrived" && (source_state == "sent" || source_state == "absent")) {
+        conn.query(
+            "UPDATE instances SET host_id = $2::uuid, observed_generation = generation, updated_at = now(),"
+            " status = jsonb_build_object('state', 'running', 'host_id', $2::text, 'message',"
+            "  'live-migrated from host ' || $3::text || ': it is in maintenance')"
+            " WHERE id = $1 AND host_id = $3::uuid",
+            item.instance_id, target, source);
+        conn.query(
+            "UPDATE instance_migrations SET state = 'succeeded', finished_at = now(), state_since = now(),"
+            " updated_at = now() WHERE id = $1",
+            attempt);
+        conn.query(
+            "UPDATE host_evacuation_items SET state = 'moved', phase = NULL, reason = NULL, updated_at = "
+            "now()"
+            " WHERE evacuation_id = $1 AND instance_id = $2",
+            job.id, item.instance_id);
+        instance_event(conn, job, item.instance_id, "evacuation_instance_migrated",
+                       {{"method", "live"}, {"to_host_id", target}, {"migration_id", attempt}});
+        ++round.moved;
+        return;
+      }
+      set_reason(conn, job, item,
+                 "host " + source + " sends it to host " + target +
+                     "; waiting for both to report the end (source: " + said(source_report) +
+                     "; target: " + said(target_report) + ")");
+    });
+  } catch (const pg::DbError& e) {
+    // The target's room went elsewhere: the instance runs there all the same; tried again next
+    // round (the attempt and both orders stand meanwhile, so nothing runs twice).
+    if (e.sqlstate != kHostFullSqlstate) throw;
+    spdlog::warn(
+        "evacuation {}: instance {} arrived on host {}, which has no room for it in the database: {}", job.id,
+        item.instance_id, item.target.value_or(""), e.what());
+  }
+}
+
 void progress(pg::Pool& db, int64_t epoch, const Job& job, std::chrono::seconds timeout,
               EvacuationRound& round) {
   const auto limit = static_cast<double>(timeout.count());
   for (const auto& [unit_name, unit] : items_by_unit(db, job, "moving")) {
     std::vector<Item> stopping, starting;
-    for (const auto& i : unit) (i.phase == "starting" ? starting : stopping).push_back(i);
+    for (const auto& i : unit) {
+      if (i.live()) {
+        progress_live(db, epoch, job, i, limit, round);
+        continue;
+      }
+      (i.phase == "starting" ? starting : stopping).push_back(i);
+    }
 
     for (const auto& item : starting) {
       db.transact([&](pg::Connection& conn) {
@@ -420,7 +695,7 @@ EvacuationRound advance_evacuations(pg::Pool& db, int64_t epoch, std::chrono::se
   for (auto& job : active_jobs(db)) {
     if (job.running && !job.planned) plan(db, epoch, job);
     progress(db, epoch, job, phase_timeout, round);
-    if (job.running) round.stopping += dispatch(db, epoch, job);
+    if (job.running) round.stopping += dispatch(db, epoch, job, phase_timeout);
     finish_or_cancel(db, epoch, job);
   }
   return round;
@@ -434,8 +709,11 @@ std::optional<nlohmann::json> latest_evacuation(pg::Connection& conn, const std:
   if (job.empty()) return std::nullopt;
   const std::string id(job.text(0, 0));
   auto items = conn.query(
-      "SELECT instance_id, state, phase, method, target_host_id, reason, api_time(updated_at)"
-      " FROM host_evacuation_items WHERE evacuation_id = $1 ORDER BY instance_id",
+      "SELECT it.instance_id, it.state, it.phase, it.method, it.target_host_id, it.reason, "
+      "api_time(it.updated_at),"
+      " m.id, m.state, m.source_report->>'state', m.target_report->>'state'"
+      " FROM host_evacuation_items it LEFT JOIN instance_migrations m ON m.id = it.migration_id"
+      " WHERE it.evacuation_id = $1 ORDER BY it.instance_id",
       id);
   json progress = {{"total", items.rows()}, {"pending", 0}, {"moving", 0},   {"moved", 0},
                    {"unplaced", 0},         {"failed", 0},  {"cancelled", 0}};
@@ -453,6 +731,13 @@ std::optional<nlohmann::json> latest_evacuation(pg::Connection& conn, const std:
                          {"target_host_id", optional(4)},
                          {"reason", optional(5)},
                          {"updated_at", std::string(items.text(r, 6))}});
+    // A live move's attempt (the last one: after a failed attempt the item moves cold).
+    if (!items.is_null(r, 7)) {
+      instances.back()["migration"] = {{"id", optional(7)},
+                                       {"state", optional(8)},
+                                       {"source_reported", optional(9)},
+                                       {"target_reported", optional(10)}};
+    }
   }
   const std::string state(job.text(0, 1));
   progress["done"] = state == "done";

@@ -10,7 +10,7 @@ HostMigration host_migration_from_json(const nlohmann::json& reported) {
   };
   auto supported = reported.find("supported");
   HostMigration host{supported != reported.end() && supported->is_boolean() && supported->get<bool>(),
-                     text("hypervisor"), text("uri")};
+                     text("hypervisor"), text("uri"), text("data_uri")};
   if (!host.supported || host.hypervisor.empty() || host.uri.empty()) return {};
   return host;
 }
@@ -24,7 +24,6 @@ MoveDecision choose_move_method(const HostMigration& source, const HostMigration
   if (source.hypervisor != target.hypervisor) {
     return cold("the hosts run different hypervisors (" + source.hypervisor + ", " + target.hypervisor + ")");
   }
-  if (!instance.disks_shared) return cold("a disk is local to its host");
   if (instance.live_failed) return cold("live migration failed");
   return {MoveMethod::live, ""};
 }

@@ -6,11 +6,13 @@
 namespace harmony::sparkle::placement {
 
 // What a host's agent says about live migration, in the form Twilight's
-// LibvirtHypervisor::migration_support() gives it: {"supported", "hypervisor", "uri"}.
+// LibvirtHypervisor::migration_support() gives it (hello's hardware.migration):
+// {"supported", "hypervisor", "uri", "data_uri"?}.
 struct HostMigration {
   bool supported = false;
   std::string hypervisor;  // libvirt's driver name, e.g. "QEMU"
   std::string uri;         // the libvirt URI the other host's libvirt opens
+  std::string data_uri;    // where a peer sends the memory stream; empty: libvirt chooses
 
   bool operator==(const HostMigration&) const = default;
 };
@@ -21,10 +23,10 @@ HostMigration host_migration_from_json(const nlohmann::json& reported);
 
 enum class MoveMethod { live, cold };
 
+// A local root disk is no reason for cold: Twilight copies it by block migration.
 struct InstanceToMove {
-  bool running = false;       // a stopped instance has nothing to keep alive: it moves cold
-  bool disks_shared = false;  // every disk reachable from the target too (no local root disk)
-  bool live_failed = false;   // a live attempt of this move failed already
+  bool running = false;      // a stopped instance has nothing to keep alive: it moves cold
+  bool live_failed = false;  // a live attempt of this move failed already
 };
 
 struct MoveDecision {
@@ -32,8 +34,8 @@ struct MoveDecision {
   std::string reason;  // why not live, for the evacuation item; empty when live
 };
 
-// Live only when both hosts can, run the same hypervisor, and the instance runs on shared disks
-// and has not failed a live attempt of this move; cold (stop, re-place, start) otherwise.
+// Live only when both hosts can, run the same hypervisor, and the instance runs and has not
+// failed a live attempt of this move; cold (stop, re-place, start) otherwise.
 MoveDecision choose_move_method(const HostMigration& source, const HostMigration& target,
                                 const InstanceToMove& instance);
 

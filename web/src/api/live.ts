@@ -63,6 +63,8 @@ export const EVENT_KINDS = [
   'evacuation_cancelled',
   'evacuation_instance_stopping',
   'evacuation_instance_starting',
+  'evacuation_instance_migrating',
+  'evacuation_instance_migrated',
   'evacuation_instance_moved',
   'evacuation_instance_unplaced',
   'evacuation_instance_failed',
