@@ -431,3 +431,12 @@ TEST_F(LiveEvacuation, TheTargetKeepsRoomForTheAttemptUntilItEnds) {
   ASSERT_EQ(attempt_state(s.attempt), "cancelled");
   EXPECT_EQ(held_on(), s.source);
 }
+
+TEST_F(LiveEvacuation, AnAttemptEndedOutsideTheJobFallsBackAndStaysAsItWasEnded) {
+  auto s = start_live_move();
+  sql("UPDATE instance_migrations SET state = 'cancelled', reason = 'operator' WHERE id = $1", s.attempt);
+  advance();
+  EXPECT_EQ(attempt_state(s.attempt), "cancelled");
+  EXPECT_EQ(item(s.instance).method, "cold");
+  EXPECT_NE(item(s.instance).reason.find("the attempt was cancelled"), std::string::npos);
+}

@@ -418,12 +418,14 @@ std::string said(const json& report) {
 // for a failed migration; a target that never got destination files never received it). The
 // orders leave both documents; the move goes on cold, unless maintenance ended meanwhile.
 void live_failed(pg::Connection& conn, const Job& job, const Item& item, const std::string& attempt,
-                 const std::string& why) {
-  conn.query(
-      "UPDATE instance_migrations SET state = 'failed', reason = $2, finished_at = now(), state_since = "
-      "now(),"
-      " updated_at = now() WHERE id = $1",
-      attempt, why);
+                 const std::string& why, bool end_attempt = true) {
+  if (end_attempt) {
+    conn.query(
+        "UPDATE instance_migrations SET state = 'failed', reason = $2, finished_at = now(), state_since = "
+        "now(),"
+        " updated_at = now() WHERE id = $1",
+        attempt, why);
+  }
   if (!job.running) {
     set_item(conn, job, item.instance_id, "cancelled",
              "maintenance ended and live migration failed (" + why + "): it stays on its host");
@@ -480,11 +482,12 @@ void progress_live(pg::Pool& db, int64_t epoch, const Job& job, const Item& item
       const json target_report = row.is_null(0, 4) ? json() : row.json(0, 4);
       const auto source_state = report_text(source_report, "state");
       const auto target_state = report_text(target_report, "state");
-      if (state != "preparing" && state != "migrating") {
-        // Ended outside this job (an operator): what it did not finish moves cold.
-        live_failed(conn, job, item, attempt, "the attempt was " + state);
+      if (state == "failed" || state == "cancelled") {
+        // Ended outside this job (an operator): the instance did not leave; it moves cold.
+        live_failed(conn, job, item, attempt, "the attempt was " + state, /*end_attempt=*/false);
         return;
       }
+      if (state != "preparing" && state != "migrating") return;  // succeeded: the item says so
       if (source_state == "failed") {
         live_failed(conn, job, item, attempt, "host " + source + " reported: " + said(source_report));
         return;
