@@ -255,6 +255,7 @@ TEST_F(TwilightProcessTest, ConvergesRefusesStaleAndReplayedCommandsAndSurvivesG
   EXPECT_EQ(body.hardware.cpu.model, "Intel(R) Xeon(R) E-2224G CPU @ 3.50GHz");
   EXPECT_EQ(body.hardware.domain_types, std::vector<proto::DomainType>{proto::DomainType::qemu});
   EXPECT_EQ(body.running_domains.size(), 1u) << "the test driver's own domain";
+  EXPECT_FALSE(body.hardware.migration) << "the test driver cannot live-migrate";
   EXPECT_EQ(body.last_applied_revision, 0u);
   auto resync = await_body<proto::ResyncRequest>();
   ASSERT_TRUE(resync);
@@ -352,7 +353,9 @@ TEST_F(TwilightProcessTest, ConvergesRefusesStaleAndReplayedCommandsAndSurvivesG
 TEST_F(TwilightProcessTest, AdoptsRunningDomainsAfterKill9) {
   // The memory hypervisor keeps its domains in the state directory: they outlive the agent the
   // way QEMU processes outlive a killed Twilight (test:///default would vanish with it).
-  start_twilight("hypervisor = \"memory\"\nstorage = \"none\"\n");
+  start_twilight(
+      "hypervisor = \"memory\"\nstorage = \"none\"\n"
+      "[migration]\nuri = \"memory://adopting-host\"\ndata_uri = \"tcp://10.1.0.2\"\n");
   ASSERT_TRUE(await("hello")) << "see " << log_path;
   auto running = desired(1, proto::PowerState::running);
   running.instances[0].reboot_count = 4;
@@ -366,6 +369,9 @@ TEST_F(TwilightProcessTest, AdoptsRunningDomainsAfterKill9) {
   ASSERT_TRUE(hello) << "see " << log_path;
   const auto& body = std::get<proto::Hello>(hello->body);
   EXPECT_EQ(body.running_domains, std::vector<std::string>{kInstance});
+  // What peers need to send it running domains, from [migration].
+  EXPECT_EQ(body.hardware.migration,
+            (proto::LiveMigrationSupport{true, "memory", "memory://adopting-host", "tcp://10.1.0.2"}));
   EXPECT_EQ(body.last_applied_revision, 1u);
   EXPECT_EQ(hello->envelope.epoch, 9u) << "the epoch survived";
   // Before any document, the full report already shows the adopted instance.

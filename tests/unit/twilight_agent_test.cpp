@@ -38,6 +38,8 @@ TEST(AgentConfig, ThePackagedFileGivesTheDefaults) {
   EXPECT_EQ(packaged.hardware_root, "/");
   EXPECT_EQ(packaged.log_level, "info");
   EXPECT_TRUE(packaged.host_id.empty());
+  EXPECT_TRUE(packaged.migration_uri.empty()) << "qemu+tcp://<host name>/system";
+  EXPECT_TRUE(packaged.migration_data_uri.empty());
 }
 
 TEST(AgentConfig, RefusesValuesThatCannotWork) {
@@ -49,6 +51,15 @@ TEST(AgentConfig, RefusesValuesThatCannotWork) {
   EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[agent]\nstorage = \"lvm\"\n")), ConfigError);
   EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[storage]\npool_path = \"relative/dir\"\n")),
                ConfigError);
+  EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[migration]\nuri = \"host-a\"\n")), ConfigError);
+  EXPECT_THROW(AgentConfig::from(ConfigFile::parse("[migration]\ndata_uri = \"10.1.0.2\"\n")), ConfigError);
+}
+
+TEST(AgentConfig, MigrationKeys) {
+  const auto config = AgentConfig::from(ConfigFile::parse(
+      "[migration]\nuri = \"qemu+tls://host-a.example/system\"\ndata_uri = \"tcp://10.1.0.2\"\n"));
+  EXPECT_EQ(config.migration_uri, "qemu+tls://host-a.example/system");
+  EXPECT_EQ(config.migration_data_uri, "tcp://10.1.0.2");
 }
 
 TEST(AgentConfig, ServerKeyFromAKeyPairFileTakesOnlyThePublicLine) {

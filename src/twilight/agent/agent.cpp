@@ -363,6 +363,11 @@ void Agent::do_hello(bool startup) {
     auto domain_types = hypervisor_.domain_types();
     if (!config_.kvm) std::erase(domain_types, "kvm");
     hello.hardware = to_hardware_inventory(inventory_, domain_types);
+    if (auto support = hypervisor_.migration_support(); support.supported) {
+      hello.hardware.migration = proto::LiveMigrationSupport{
+          true, support.hypervisor, support.uri,
+          config_.migration_data_uri.empty() ? std::nullopt : std::optional(config_.migration_data_uri)};
+    }
     for (const auto& domain : list_and_measure()) {
       if (domain.state == DomainState::running) hello.running_domains.push_back(domain.uuid);
     }

@@ -66,6 +66,14 @@ AgentConfig AgentConfig::from(const ConfigFile& file) {
   c.shutdown_timeout = positive_seconds(file, "agent.shutdown_timeout_seconds", 60);
   c.hardware_root = file.get_string("agent.hardware_root", "/");
   c.kvm = file.get_bool("agent.kvm", true);
+  c.migration_uri = file.get_string("migration.uri", "");
+  c.migration_data_uri = file.get_string("migration.data_uri", "");
+  if (!c.migration_uri.empty() && c.migration_uri.find("://") == std::string::npos) {
+    throw ConfigError("migration.uri must be a libvirt URI, e.g. qemu+tls://host-a.example/system");
+  }
+  if (!c.migration_data_uri.empty() && !c.migration_data_uri.starts_with("tcp://")) {
+    throw ConfigError("migration.data_uri must be a tcp:// URI, e.g. tcp://10.1.0.2");
+  }
   c.collectd = file.get_string("metrics.collectd", "");
   c.metrics_interval = positive_seconds(file, "metrics.interval_seconds", 10);
   c.log_level = file.get_string("log.level", "info");

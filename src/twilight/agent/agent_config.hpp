@@ -35,6 +35,11 @@ struct AgentConfig {
   // false: never offer kvm, even where /dev/kvm answers (a nested or paravirtual /dev/kvm on which
   // guests hang); instances then run under TCG emulation (domain type qemu).
   bool kvm = true;
+  // [migration]: the libvirt URI peers' libvirt opens to send this host running domains
+  // (empty: qemu+tcp://<host name>/system), and where their memory and disk streams go, e.g.
+  // "tcp://10.1.0.2" on a migration network (empty: the host name of that URI).
+  std::string migration_uri;
+  std::string migration_data_uri;
   // [metrics]: "host:port" of a collectd server's network plugin; empty: no metrics sent there.
   std::string collectd;
   std::chrono::seconds metrics_interval{10};

@@ -110,7 +110,10 @@ void Converger::converge_instances(const proto::DesiredState& desired, const std
     }
   }
   converge_volumes(desired, true, only);
-  if (only == nullptr) remove_unlisted(desired, domains);
+  if (only == nullptr) {
+    release_abandoned_preparations(desired);
+    remove_unlisted(desired, domains);
+  }
 }
 
 void Converger::converge_volumes(const proto::DesiredState& desired, bool deleted,
@@ -138,6 +141,12 @@ proto::StateReport Converger::observe(const proto::DesiredState* desired) {
 void Converger::converge_instance(const proto::Instance& instance, const DomainInfo* domain) {
   if (instance.deleted) return delete_instance(instance, domain);
   if (domain != nullptr && !is_managed(*domain, instance.id)) throw HypervisorError(unmanaged_clash(*domain));
+  if (instance.migration) {
+    return instance.migration->role == proto::MigrationRole::incoming ? converge_incoming(instance, domain)
+                                                                      : converge_outgoing(instance, domain);
+  }
+  // Listed without an order: arrived (or never coming); its files are the instance's now.
+  incoming_.erase(instance.id);
   const bool want_running = instance.power_state == proto::PowerState::running;
   if (domain == nullptr) {
     define_instance(instance);
@@ -330,6 +339,7 @@ proto::StateReport Converger::report(const proto::DesiredState* desired,
         resource.status = status_of(*domain);
         resource.status.details = details_of(*domain);
       }
+      if (instance.migration && !instance.deleted) report_migration(instance, domain, resource);
       report.resources.push_back(std::move(resource));
     }
   }

@@ -32,6 +32,10 @@ struct ConvergerOptions {
 //    shut down (destroyed after the timeout);
 //  - reboot_count above the last applied one: reboot once (a domain just started is not);
 //  - deleted: destroy when active, undefine, release storage.
+//  - a live migration order (instance.migration, converger_migration.cpp): as the target
+//    (incoming), prepare storage once per attempt and never define, start or stop the domain that
+//    arrives; as the source (outgoing), never define, start or stop it, and send it once per
+//    attempt when the order names the target's files (the outcome is remembered, never retried).
 //  - the host's volumes: created (or grown) before the instances converge, so that instances can
 //    use them; removed after, once no instance uses them. A running domain whose volumes changed
 //    gets them hot-plugged or unplugged (its persistent definition is replaced as above).
@@ -68,6 +72,14 @@ class Converger {
   void apply_reboot(const proto::Instance& instance, DomainState state_before, bool started_now);
   proto::StateReport report(const proto::DesiredState* desired, const std::vector<DomainInfo>& domains);
   void remove_unlisted(const proto::DesiredState& desired, const std::vector<DomainInfo>& domains);
+  void converge_incoming(const proto::Instance& instance, const DomainInfo* domain);
+  void converge_outgoing(const proto::Instance& instance, const DomainInfo* domain);
+  // Releases what was prepared for an incoming instance the document no longer lists and whose
+  // domain never came; forgets preparations of instances listed without an order (arrived).
+  void release_abandoned_preparations(const proto::DesiredState& desired);
+  // The "migration" details of an instance under an order, and the status they imply.
+  void report_migration(const proto::Instance& instance, const DomainInfo* domain,
+                        proto::ResourceReport& resource) const;
 
   Hypervisor& hypervisor_;
   InstanceStorage& storage_;
@@ -79,6 +91,18 @@ class Converger {
   std::map<std::string, std::string> errors_;
   // Running domains whose definition changed and whose live disks are not yet known to match it.
   std::set<std::string> pending_disk_sync_;
+  struct OutgoingOutcome {
+    bool sent = false;
+    std::string message;  // why it failed
+  };
+  // By migration id: an attempt is made once, whatever its outcome.
+  std::map<std::string, OutgoingOutcome> outgoing_;
+  struct Preparation {
+    std::string migration_id;
+    proto::InstanceFiles files;
+  };
+  // By instance id: what was prepared for an incoming instance.
+  std::map<std::string, Preparation> incoming_;
 };
 
 }  // namespace harmony::twilight

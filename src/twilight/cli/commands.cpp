@@ -34,9 +34,12 @@ std::unique_ptr<Hypervisor> make_hypervisor(const AgentConfig& config) {
   if (config.hypervisor == "memory") {
     MemoryHypervisor::Options options;
     options.state_file = config.state_dir / "memory-hypervisor.json";
+    if (!config.migration_uri.empty()) options.migration_uri = config.migration_uri;
     return std::make_unique<MemoryHypervisor>(std::move(options));
   }
-  return std::make_unique<LibvirtHypervisor>(config.libvirt_uri);
+  auto hypervisor = std::make_unique<LibvirtHypervisor>(config.libvirt_uri);
+  if (!config.migration_uri.empty()) hypervisor->advertise_migration_uri(config.migration_uri);
+  return hypervisor;
 }
 
 std::unique_ptr<InstanceStorage> make_storage(const AgentConfig& config, const ControllerApi& controller) {

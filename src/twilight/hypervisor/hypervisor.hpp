@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -89,6 +90,14 @@ struct LiveMigration {
   // target's host name.
   std::optional<std::string> data_uri;
   std::optional<std::uint64_t> bandwidth_mib_s;  // absent: unlimited
+  // Targets ("vda") of the local writable disks whose contents go along, block by block while the
+  // guest runs (libvirt's NBD mirror of the top layer). The target must have made each one ready
+  // at its path: an empty qcow2 overlay on the same base image. Empty: every disk is shared (or
+  // read-only) and stays where it is.
+  std::vector<std::string> copy_disks;
+  // This host's file names in the domain's definition -> the target's (root disk, seed ISO,
+  // console log), written into the definition the target runs and keeps. Empty: the same names.
+  std::map<std::string, std::string> path_changes;
 };
 
 // What Twilight asks of a hypervisor: libvirt on real hosts (LibvirtHypervisor), an in-memory one

@@ -7,8 +7,10 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "twilight/hypervisor/libvirt_hypervisor.hpp"
+#include "twilight/hypervisor/migration_xml.hpp"
 
 namespace harmony::twilight {
 namespace {
@@ -82,6 +84,16 @@ class AbortAtTimeout {
   std::thread thread_;  // last: started once the rest exists
 };
 
+// The domain's definition (live, or the persistent one) as the target gets it.
+std::string destination_xml(virDomainPtr dom, unsigned int flags, const LiveMigration& migration,
+                            const std::string& what) {
+  char* xml = virDomainGetXMLDesc(dom, flags | VIR_DOMAIN_XML_MIGRATABLE);
+  if (xml == nullptr) throw HypervisorError(what + ": " + libvirt_message());
+  std::string text(xml);
+  free(xml);
+  return replace_file_paths(text, migration.path_changes);
+}
+
 }  // namespace
 
 void LibvirtHypervisor::advertise_migration_uri(std::string uri) {
@@ -117,18 +129,38 @@ void LibvirtHypervisor::live_migrate(const std::string& uuid, const LiveMigratio
   if (virDomainIsActive(dom.dom) != 1) throw HypervisorError(what + ": the domain is not running");
 
   MigrationParams params;
-  if (migration.data_uri &&
-      virTypedParamsAddString(&params.params, &params.count, &params.capacity, VIR_MIGRATE_PARAM_URI,
-                              migration.data_uri->c_str()) != 0) {
-    throw HypervisorError(what + ": " + libvirt_message());
+  const auto add_string = [&](const char* name, const std::string& value) {
+    if (virTypedParamsAddString(&params.params, &params.count, &params.capacity, name, value.c_str()) != 0) {
+      throw HypervisorError(what + ": " + libvirt_message());
+    }
+  };
+  if (migration.data_uri) add_string(VIR_MIGRATE_PARAM_URI, *migration.data_uri);
+  unsigned int flags =
+      VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+  if (!migration.copy_disks.empty()) {
+    flags |= VIR_MIGRATE_NON_SHARED_INC;
+    std::vector<const char*> disks;
+    for (const auto& disk : migration.copy_disks) disks.push_back(disk.c_str());
+    disks.push_back(nullptr);
+    if (virTypedParamsAddStringList(&params.params, &params.count, &params.capacity,
+                                    VIR_MIGRATE_PARAM_MIGRATE_DISKS, disks.data()) != 0) {
+      throw HypervisorError(what + ": " + libvirt_message());
+    }
+    // The disks' stream takes the migration network too, not the host name of destination_uri.
+    if (migration.data_uri) add_string(VIR_MIGRATE_PARAM_DISKS_URI, *migration.data_uri);
+  }
+  if (!migration.path_changes.empty()) {
+    // Both: without the persistent one, the target would keep the source's file names in the
+    // definition it boots from next time.
+    add_string(VIR_MIGRATE_PARAM_DEST_XML, destination_xml(dom.dom, 0, migration, what));
+    add_string(VIR_MIGRATE_PARAM_PERSIST_XML,
+               destination_xml(dom.dom, VIR_DOMAIN_XML_INACTIVE, migration, what));
   }
   if (migration.bandwidth_mib_s &&
       virTypedParamsAddULLong(&params.params, &params.count, &params.capacity, VIR_MIGRATE_PARAM_BANDWIDTH,
                               *migration.bandwidth_mib_s) != 0) {
     throw HypervisorError(what + ": " + libvirt_message());
   }
-  const unsigned int flags =
-      VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
   int rc = 0;
   std::string error;
   bool aborted = false;

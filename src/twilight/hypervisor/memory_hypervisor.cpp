@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/atomic_file.hpp"
+#include "twilight/hypervisor/migration_xml.hpp"
 
 namespace harmony::twilight {
 namespace {
@@ -40,12 +41,96 @@ nlohmann::json live_disks_json(const std::vector<LiveDisk>& disks) {
   return array;
 }
 
+// The memory hypervisors of this process that receive migrations, by URI.
+std::mutex registry_mutex;
+std::map<std::string, MemoryHypervisor*>& registry() {
+  static std::map<std::string, MemoryHypervisor*> hypervisors;
+  return hypervisors;
+}
+
 }  // namespace
 
 MemoryHypervisor::MemoryHypervisor() : MemoryHypervisor(Options{}) {}
 
 MemoryHypervisor::MemoryHypervisor(Options options) : options_(std::move(options)) {
   load();
+  if (options_.migration_uri) {
+    std::lock_guard lock(registry_mutex);
+    if (!registry().emplace(*options_.migration_uri, this).second) {
+      throw HypervisorError("another memory hypervisor has migration URI " + *options_.migration_uri);
+    }
+  }
+}
+
+MemoryHypervisor::~MemoryHypervisor() {
+  if (!options_.migration_uri) return;
+  std::lock_guard lock(registry_mutex);
+  registry().erase(*options_.migration_uri);
+}
+
+MigrationSupport MemoryHypervisor::migration_support() {
+  if (!options_.migration_uri) return {};
+  return MigrationSupport{true, "memory", *options_.migration_uri};
+}
+
+void MemoryHypervisor::live_migrate(const std::string& uuid, const LiveMigration& migration) {
+  const std::string what = "live migration of domain " + uuid + " to " + migration.destination_uri;
+  std::string xml;
+  DomainState state = DomainState::running;
+  {
+    std::lock_guard lock(mutex_);
+    migrations_.push_back(migration);
+    check_injected("live_migrate");
+    auto& domain = find_locked(uuid);
+    if (!is_active(domain.state)) throw HypervisorError(what + ": the domain is not running");
+    xml = replace_file_paths(domain.xml, migration.path_changes);
+    state = domain.state;
+  }
+  // Held while receiving, so that the target cannot go away in between; the target's own lock is
+  // taken inside, never the other way round.
+  std::lock_guard registered(registry_mutex);
+  auto target = registry().find(migration.destination_uri);
+  if (target == registry().end() || target->second == this) {
+    throw HypervisorError(what + ": cannot connect to the destination");
+  }
+  target->second->receive(xml, state);
+  std::string name;
+  {
+    std::lock_guard lock(mutex_);
+    auto& domain = find_locked(uuid);
+    name = domain.identity.name;
+    domains_.erase(uuid);
+    record_locked("live_migrate", uuid);
+  }
+  emit({uuid, name, LifecycleKind::stopped});
+  emit({uuid, name, LifecycleKind::undefined});
+}
+
+void MemoryHypervisor::receive(const std::string& xml, DomainState state) {
+  auto identity = read_domain_identity(xml);
+  const LifecycleEvent event{identity.uuid, identity.name, LifecycleKind::started};
+  {
+    std::lock_guard lock(mutex_);
+    check_injected("receive");
+    for (const auto& [uuid, other] : domains_) {
+      if (uuid == identity.uuid || other.identity.name == identity.name) {
+        throw HypervisorError("domain '" + identity.name + "' already exists on the destination");
+      }
+    }
+    Domain domain;
+    domain.identity = std::move(identity);
+    domain.xml = xml;
+    domain.state = state;
+    domain.live_disks = disks_of(xml);
+    domains_.emplace(domain.identity.uuid, std::move(domain));
+    record_locked("receive", event.uuid);
+  }
+  emit(event);
+}
+
+std::vector<LiveMigration> MemoryHypervisor::migrations() const {
+  std::lock_guard lock(mutex_);
+  return migrations_;
 }
 
 std::vector<DomainInfo> MemoryHypervisor::list_domains() {

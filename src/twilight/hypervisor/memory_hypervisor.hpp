@@ -24,10 +24,16 @@ class MemoryHypervisor : public Hypervisor {
     // Kept up to date after every change and loaded at construction when present.
     std::optional<std::filesystem::path> state_file;
     std::vector<std::string> domain_types{"qemu"};
+    // Set: this hypervisor receives live migrations under this URI from the other memory
+    // hypervisors of the process (and says so in migration_support()).
+    std::optional<std::string> migration_uri;
   };
 
   MemoryHypervisor();
   explicit MemoryHypervisor(Options options);
+  ~MemoryHypervisor() override;
+  MemoryHypervisor(const MemoryHypervisor&) = delete;
+  MemoryHypervisor& operator=(const MemoryHypervisor&) = delete;
 
   std::vector<DomainInfo> list_domains() override;
   void define(const std::string& domain_xml) override;
@@ -41,6 +47,10 @@ class MemoryHypervisor : public Hypervisor {
   std::vector<LiveDisk> live_disks(const std::string& uuid) override;
   void attach_disk(const std::string& uuid, const std::string& disk_xml) override;
   void detach_disk(const std::string& uuid, const std::string& disk_xml) override;
+  MigrationSupport migration_support() override;
+  // Moves a running (or paused) domain, its definition rewritten with the path changes, to the
+  // memory hypervisor registered under the destination URI, where it is in the same state.
+  void live_migrate(const std::string& uuid, const LiveMigration& migration) override;
 
   // What happens to guests on their own, for tests.
   void crash(const std::string& uuid);
@@ -60,6 +70,8 @@ class MemoryHypervisor : public Hypervisor {
   std::uint64_t start_count(const std::string& uuid) const;
   std::uint64_t reboot_count(const std::string& uuid) const;
   std::optional<std::string> domain_xml(const std::string& uuid) const;
+  // The live_migrate calls made on this hypervisor, failed ones included.
+  std::vector<LiveMigration> migrations() const;
 
  private:
   struct Domain {
@@ -80,12 +92,15 @@ class MemoryHypervisor : public Hypervisor {
   void save_locked() const;
   void load();
   void emit(const LifecycleEvent& event);
+  // The receiving end of live_migrate.
+  void receive(const std::string& xml, DomainState state);
 
   Options options_;
   mutable std::mutex mutex_;
   std::map<std::string, Domain> domains_;
   std::map<std::string, std::string> injected_failures_;
   std::vector<std::string> operations_;
+  std::vector<LiveMigration> migrations_;
   LifecycleCallback callback_;
 };
 

@@ -95,6 +95,10 @@ PreparedInstance FileStorage::prepare(const proto::Instance& instance) {
   return prepared;
 }
 
+proto::InstanceFiles FileStorage::files(const proto::Instance& instance) {
+  return layout_.files(instance, layout_.root_disk(instance.id).string());
+}
+
 void FileStorage::prepare_files(const proto::Instance& instance, PreparedInstance& prepared) {
   const auto console = layout_.console_log(instance.id);
   try {

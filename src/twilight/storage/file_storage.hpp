@@ -23,6 +23,7 @@ class FileStorage : public InstanceStorage {
   explicit FileStorage(std::filesystem::path state_dir, const ControllerApi* controller = nullptr);
 
   PreparedInstance prepare(const proto::Instance& instance) override;
+  proto::InstanceFiles files(const proto::Instance& instance) override;
   void release(const std::string& instance_id) override;
   void ensure_volume(const proto::HostVolume& volume) override;
   void remove_volume(const proto::HostVolume& volume) override;

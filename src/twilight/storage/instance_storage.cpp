@@ -24,6 +24,14 @@ std::filesystem::path StorageLayout::volume(const std::string& name) const {
   return state_dir / "volumes" / name;
 }
 
+proto::InstanceFiles StorageLayout::files(const proto::Instance& instance, std::string root_disk) const {
+  proto::InstanceFiles files;
+  files.root_disk = std::move(root_disk);
+  if (instance.cloud_init) files.seed_iso = seed_iso(instance.id).string();
+  files.console_log = console_log(instance.id).string();
+  return files;
+}
+
 void check_volume_name(const std::string& name) {
   // Names come from the controller and become file names in the pool's directory.
   const bool fine =

@@ -43,6 +43,8 @@ struct StorageLayout {
   std::filesystem::path console_log(const std::string& instance_id) const;
   std::filesystem::path cached_image(const proto::ImageRef& image) const;
   std::filesystem::path volume(const std::string& name) const;
+  // With `root_disk` as the root disk's path.
+  proto::InstanceFiles files(const proto::Instance& instance, std::string root_disk) const;
 };
 
 // Throws StorageError unless `name` is a plain file name (letters, digits, - _ .).
@@ -59,6 +61,9 @@ class InstanceStorage {
   // Idempotent. An existing root disk is kept as it is (it holds the guest's data); the seed is
   // rebuilt so that a changed spec reaches it. Throws StorageError.
   virtual PreparedInstance prepare(const proto::Instance& instance) = 0;
+  // Where prepare() puts, or put, the instance's root disk, seed and console log: makes, changes
+  // and checks nothing (a migration source names its files in the definition it sends).
+  virtual proto::InstanceFiles files(const proto::Instance& instance) = 0;
   // Removes what prepare() made; nothing when there is nothing. Throws StorageError.
   virtual void release(const std::string& instance_id) = 0;
 

@@ -239,6 +239,22 @@ PreparedInstance PoolStorage::prepare(const proto::Instance& instance) {
   return prepared;
 }
 
+proto::InstanceFiles PoolStorage::files(const proto::Instance& instance) {
+  const auto name = root_volume_name(instance.id);
+  // libvirt's name for the volume when it exists; the one it will give it otherwise.
+  std::string root = (options_.path / name).lexically_normal().string();
+  {
+    std::lock_guard lock(mutex_);
+    if (conn_ != nullptr) {
+      PoolRef pool(virStoragePoolLookupByName(conn_, options_.name.c_str()));
+      if (pool.pool != nullptr) {
+        if (auto vol = VolRef(virStorageVolLookupByName(pool.pool, name.c_str()))) root = path_of(vol, name);
+      }
+    }
+  }
+  return files_.layout().files(instance, std::move(root));
+}
+
 std::string PoolStorage::volume_path(virStoragePoolPtr pool, const proto::VolumeAttachment& volume) {
   if ((volume.pool != kLocalPool && volume.pool != options_.name) || !volume.name) {
     throw StorageError("volume " + volume.id + " is in storage pool " + volume.pool.value_or("?") +

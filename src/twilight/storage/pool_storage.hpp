@@ -43,6 +43,7 @@ class PoolStorage : public InstanceStorage {
   PoolStorage& operator=(const PoolStorage&) = delete;
 
   PreparedInstance prepare(const proto::Instance& instance) override;
+  proto::InstanceFiles files(const proto::Instance& instance) override;
   void release(const std::string& instance_id) override;
   void ensure_volume(const proto::HostVolume& volume) override;
   void remove_volume(const proto::HostVolume& volume) override;

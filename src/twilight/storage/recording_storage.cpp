@@ -34,6 +34,10 @@ PreparedInstance RecordingStorage::prepare(const proto::Instance& instance) {
   return prepared;
 }
 
+proto::InstanceFiles RecordingStorage::files(const proto::Instance& instance) {
+  return layout_.files(instance, layout_.root_disk(instance.id).string());
+}
+
 void RecordingStorage::release(const std::string& instance_id) {
   std::lock_guard lock(mutex_);
   calls_.push_back("release " + instance_id);

@@ -18,6 +18,7 @@ class RecordingStorage : public InstanceStorage {
   explicit RecordingStorage(std::filesystem::path state_dir);
 
   PreparedInstance prepare(const proto::Instance& instance) override;
+  proto::InstanceFiles files(const proto::Instance& instance) override;
   void release(const std::string& instance_id) override;
   void ensure_volume(const proto::HostVolume& volume) override;
   void remove_volume(const proto::HostVolume& volume) override;
