@@ -8,6 +8,7 @@
 
 #include "twilight/agent/converger.hpp"
 #include "twilight/hypervisor/memory_hypervisor.hpp"
+#include "twilight/state/migration_ledger.hpp"
 #include "twilight/storage/recording_storage.hpp"
 #include "unit/twilight_test_support.hpp"
 
@@ -76,17 +77,25 @@ class MigrationConvergerTest : public ::testing::Test {
   struct Host {
     Host(const std::string& id, const std::string& uri, const std::filesystem::path& dir)
         : id(id),
+          dir(dir),
           hypervisor(MemoryHypervisor::Options{std::nullopt, {"qemu"}, uri}),
-          storage(dir / "files"),
-          converger(hypervisor, storage, ConvergerOptions{dir, 50ms}) {}
+          storage(dir / "files") {
+      restart();
+    }
     std::string id;
+    std::filesystem::path dir;
     MemoryHypervisor hypervisor;
     RecordingStorage storage;
-    Converger converger;
+    std::unique_ptr<Converger> converger;
     std::uint64_t revision = 0;
 
+    // A new agent on the same state directory; the domains live on, as QEMU outlives Twilight.
+    void restart() {
+      converger.reset();
+      converger = std::make_unique<Converger>(hypervisor, storage, ConvergerOptions{dir, 50ms});
+    }
     proto::StateReport converge(std::vector<proto::Instance> list) {
-      return converger.converge(document(id, ++revision, std::move(list)));
+      return converger->converge(document(id, ++revision, std::move(list)));
     }
   };
 
@@ -330,6 +339,40 @@ TEST_F(MigrationConvergerTest, AnArrivedDomainTheDocumentNoLongerListsIsStillRem
   EXPECT_FALSE(find_domain(target.hypervisor, kWeb));
   const auto calls = target.storage.calls();
   EXPECT_EQ(calls.back(), std::string("release ") + kWeb);
+}
+
+TEST_F(MigrationConvergerTest, ARestartedTargetKeepsWhatItPreparedForTheAttempt) {
+  const auto files = prepared_target();
+  const auto calls = target.storage.calls();
+  target.restart();
+  const auto report = target.converge({incoming()});
+  EXPECT_EQ(target.storage.calls(), calls) << "the source may be copying into it";
+  EXPECT_EQ(migration_of(report, kWeb)["state"], "prepared");
+  EXPECT_EQ(migration_of(report, kWeb)["files"].get<proto::InstanceFiles>(), files);
+  // And still knows to release it once the attempt ended.
+  target.restart();
+  target.converge({});
+  EXPECT_EQ(target.storage.calls().back(), std::string("release ") + kWeb);
+}
+
+TEST_F(MigrationConvergerTest, ARestartedSourceNeverMakesAnAttemptTwice) {
+  const auto files = prepared_target();
+  source.hypervisor.fail_next("live_migrate", "migration job: canceled by client");
+  source.converge({outgoing(files)});
+  source.restart();
+  auto report = source.converge({outgoing(files)});
+  EXPECT_EQ(source.hypervisor.migrations().size(), 1u);
+  EXPECT_EQ(migration_of(report, kWeb)["state"], "failed");
+  EXPECT_NE(migration_of(report, kWeb).value("message", "").find("canceled by client"), std::string::npos);
+
+  // An agent that died during an attempt (recorded as started, no outcome): not made again, and
+  // reported failed while the guest is still here.
+  MigrationLedger(source.dir).set_outgoing(kRetry, {MigrationLedger::Outgoing::started, ""});
+  source.restart();
+  report = source.converge({outgoing(files, kRetry)});
+  EXPECT_EQ(source.hypervisor.migrations().size(), 1u);
+  EXPECT_EQ(find_domain(source.hypervisor, kWeb)->state, DomainState::running);
+  EXPECT_EQ(migration_of(report, kWeb)["state"], "failed");
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ Converger::Converger(Hypervisor& hypervisor, InstanceStorage& storage, Converger
       storage_(storage),
       options_(std::move(options)),
       reboots_(options_.state_dir),
+      migrations_(options_.state_dir),
       log_(component_logger("converger")) {}
 
 proto::StateReport Converger::converge(const proto::DesiredState& desired) {
@@ -111,7 +112,7 @@ void Converger::converge_instances(const proto::DesiredState& desired, const std
   }
   converge_volumes(desired, true, only);
   if (only == nullptr) {
-    release_abandoned_preparations(desired);
+    forget_ended_migrations(desired);
     remove_unlisted(desired, domains);
   }
 }
@@ -146,7 +147,7 @@ void Converger::converge_instance(const proto::Instance& instance, const DomainI
                                                                       : converge_outgoing(instance, domain);
   }
   // Listed without an order: arrived (or never coming); its files are the instance's now.
-  incoming_.erase(instance.id);
+  migrations_.forget_incoming(instance.id);
   const bool want_running = instance.power_state == proto::PowerState::running;
   if (domain == nullptr) {
     define_instance(instance);

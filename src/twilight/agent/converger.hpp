@@ -13,6 +13,7 @@
 #include "common/proto/desired_state.hpp"
 #include "common/proto/state_report.hpp"
 #include "twilight/hypervisor/hypervisor.hpp"
+#include "twilight/state/migration_ledger.hpp"
 #include "twilight/state/reboot_ledger.hpp"
 #include "twilight/storage/instance_storage.hpp"
 
@@ -35,7 +36,8 @@ struct ConvergerOptions {
 //  - a live migration order (instance.migration, converger_migration.cpp): as the target
 //    (incoming), prepare storage once per attempt and never define, start or stop the domain that
 //    arrives; as the source (outgoing), never define, start or stop it, and send it once per
-//    attempt when the order names the target's files (the outcome is remembered, never retried).
+//    attempt when the order names the target's files (the outcome is kept in the state
+//    directory, never retried).
 //  - the host's volumes: created (or grown) before the instances converge, so that instances can
 //    use them; removed after, once no instance uses them. A running domain whose volumes changed
 //    gets them hot-plugged or unplugged (its persistent definition is replaced as above).
@@ -75,8 +77,9 @@ class Converger {
   void converge_incoming(const proto::Instance& instance, const DomainInfo* domain);
   void converge_outgoing(const proto::Instance& instance, const DomainInfo* domain);
   // Releases what was prepared for an incoming instance the document no longer lists and whose
-  // domain never came; forgets preparations of instances listed without an order (arrived).
-  void release_abandoned_preparations(const proto::DesiredState& desired);
+  // domain never came; forgets preparations of instances listed without an order (arrived) and
+  // the outcomes of attempts no longer ordered.
+  void forget_ended_migrations(const proto::DesiredState& desired);
   // The "migration" details of an instance under an order, and the status they imply.
   void report_migration(const proto::Instance& instance, const DomainInfo* domain,
                         proto::ResourceReport& resource) const;
@@ -85,24 +88,14 @@ class Converger {
   InstanceStorage& storage_;
   ConvergerOptions options_;
   RebootLedger reboots_;
+  // Live migration attempts, by migration id (outgoing) and instance id (incoming).
+  MigrationLedger migrations_;
   std::shared_ptr<spdlog::logger> log_;
   std::uint64_t mutations_ = 0;
   // Why the last converge of an instance failed; shown until the instance reaches what was wanted.
   std::map<std::string, std::string> errors_;
   // Running domains whose definition changed and whose live disks are not yet known to match it.
   std::set<std::string> pending_disk_sync_;
-  struct OutgoingOutcome {
-    bool sent = false;
-    std::string message;  // why it failed
-  };
-  // By migration id: an attempt is made once, whatever its outcome.
-  std::map<std::string, OutgoingOutcome> outgoing_;
-  struct Preparation {
-    std::string migration_id;
-    proto::InstanceFiles files;
-  };
-  // By instance id: what was prepared for an incoming instance.
-  std::map<std::string, Preparation> incoming_;
 };
 
 }  // namespace harmony::twilight

@@ -32,27 +32,28 @@ void Converger::converge_incoming(const proto::Instance& instance, const DomainI
   // it next, once the source let it go.
   if (domain != nullptr) return;
   const auto& order = *instance.migration;
-  auto known = incoming_.find(instance.id);
-  if (known != incoming_.end() && known->second.migration_id == order.id) return;
+  // Prepared for this attempt: the source may be copying into it already.
+  if (auto known = migrations_.incoming(instance.id); known && known->migration_id == order.id) return;
   // A root overlay left by an earlier attempt may hold blocks the mirror would not overwrite: the
   // copy goes into a new, empty one. The instance runs on the source, so these are no one's data.
-  incoming_.erase(instance.id);
   storage_.release(instance.id);
   log_->info("instance {}: preparing to receive it (migration {} from host {})", instance.id, order.id,
              order.peer_host_id);
   const auto prepared = storage_.prepare(instance);
-  incoming_[instance.id] = Preparation{
-      order.id, proto::InstanceFiles{prepared.root_disk, prepared.seed_iso, prepared.console_log}};
+  // Recorded before it is reported: the source copies into these files only once it is.
+  migrations_.set_incoming(instance.id, {order.id, proto::InstanceFiles{prepared.root_disk, prepared.seed_iso,
+                                                                        prepared.console_log}});
 }
 
 void Converger::converge_outgoing(const proto::Instance& instance, const DomainInfo* domain) {
   const auto& order = *instance.migration;
   // Never twice: a failed attempt leaves the guest running here, and Sparkle moves it another way
   // (or orders a new attempt, with a new id).
-  if (outgoing_.contains(order.id)) return;
+  if (migrations_.outgoing(order.id)) return;
   // Nothing to send, or the target is not ready yet: wait, and start nothing meanwhile.
   if (domain == nullptr || !order.destination_files) return;
-  auto& outcome = outgoing_[order.id];
+  // Recorded first: an agent that dies during the attempt must not make it again.
+  migrations_.set_outgoing(order.id, {MigrationLedger::Outgoing::started, ""});
   try {
     if (!order.destination_uri) throw HypervisorError("the order names no destination_uri");
     LiveMigration migration;
@@ -73,10 +74,10 @@ void Converger::converge_outgoing(const proto::Instance& instance, const DomainI
   } catch (const std::exception& e) {
     // The hypervisor guarantees the guest still runs here, and only here.
     log_->warn("instance {}: live migration {} failed: {}", instance.id, order.id, e.what());
-    outcome.message = e.what();
+    migrations_.set_outgoing(order.id, {MigrationLedger::Outgoing::failed, e.what()});
     return;
   }
-  outcome.sent = true;
+  migrations_.set_outgoing(order.id, {MigrationLedger::Outgoing::sent, ""});
   log_->info("instance {}: sent to host {} (migration {})", instance.id, order.peer_host_id, order.id);
   pending_disk_sync_.erase(instance.id);
   reboots_.forget(instance.id);
@@ -88,17 +89,27 @@ void Converger::converge_outgoing(const proto::Instance& instance, const DomainI
   }
 }
 
-void Converger::release_abandoned_preparations(const proto::DesiredState& desired) {
+void Converger::forget_ended_migrations(const proto::DesiredState& desired) {
   std::map<std::string, const proto::Instance*> listed;
-  for (const auto& instance : desired.instances) listed[instance.id] = &instance;
+  std::set<std::string> outgoing;
+  for (const auto& instance : desired.instances) {
+    listed[instance.id] = &instance;
+    if (instance.migration && instance.migration->role == proto::MigrationRole::outgoing) {
+      outgoing.insert(instance.migration->id);
+    }
+  }
+  // Documents apply in revision order: an attempt whose order went never comes back.
+  migrations_.keep_outgoing_only(outgoing);
   std::optional<std::set<std::string>> present;
-  for (auto it = incoming_.begin(); it != incoming_.end();) {
-    const auto entry = listed.find(it->first);
+  std::vector<std::string> prepared;
+  for (const auto& [id, record] : migrations_.incoming_all()) prepared.push_back(id);
+  for (const auto& id : prepared) {
+    const auto entry = listed.find(id);
     if (entry != listed.end()) {
       const auto* instance = entry->second;
       const bool still_incoming =
           instance->migration && instance->migration->role == proto::MigrationRole::incoming;
-      it = still_incoming || instance->deleted ? std::next(it) : incoming_.erase(it);
+      if (!still_incoming && !instance->deleted) migrations_.forget_incoming(id);
       continue;
     }
     if (!present) {
@@ -107,18 +118,17 @@ void Converger::release_abandoned_preparations(const proto::DesiredState& desire
     }
     // A domain that came after all is not in the document either: remove_unlisted takes it, files
     // included.
-    if (!present->contains(it->first)) {
+    if (!present->contains(id)) {
       try {
-        log_->info("instance {}: migration {} ended without it coming here: releasing what was prepared",
-                   it->first, it->second.migration_id);
-        storage_.release(it->first);
+        log_->info("instance {}: migration {} ended without it coming here: releasing what was prepared", id,
+                   migrations_.incoming(id)->migration_id);
+        storage_.release(id);
       } catch (const std::exception& e) {
-        log_->warn("instance {}: cannot release what was prepared for it: {}", it->first, e.what());
-        ++it;
+        log_->warn("instance {}: cannot release what was prepared for it: {}", id, e.what());
         continue;
       }
     }
-    it = incoming_.erase(it);
+    migrations_.forget_incoming(id);
   }
 }
 
@@ -132,15 +142,15 @@ void Converger::report_migration(const proto::Instance& instance, const DomainIn
     migration["state"] = "failed";
     migration["message"] = resource.status.message.value_or("");
   } else if (order.role == proto::MigrationRole::incoming) {
-    const auto prepared = incoming_.find(instance.id);
+    const auto prepared = migrations_.incoming(instance.id);
     if (domain != nullptr) {
       migration["state"] = domain->state == DomainState::running ? "arrived" : "receiving";
     } else if (error != errors_.end()) {
       migration["state"] = "failed";
       migration["message"] = error->second;
-    } else if (prepared != incoming_.end() && prepared->second.migration_id == order.id) {
+    } else if (prepared && prepared->migration_id == order.id) {
       migration["state"] = "prepared";
-      migration["files"] = prepared->second.files;
+      migration["files"] = prepared->files;
       resource.observed_generation = instance.generation;
       resource.status.state = proto::ObservedState::absent;
       resource.status.message.reset();
@@ -148,17 +158,23 @@ void Converger::report_migration(const proto::Instance& instance, const DomainIn
       return;  // not prepared yet (nothing converged since the agent started): nothing to say
     }
   } else {
-    const auto outcome = outgoing_.find(order.id);
-    if (outcome != outgoing_.end() && outcome->second.sent) {
+    const auto attempt = migrations_.outgoing(order.id);
+    const auto state = attempt ? attempt->state : MigrationLedger::Outgoing::started;
+    if (attempt && state == MigrationLedger::Outgoing::sent) {
       migration["state"] = "sent";
       if (domain == nullptr) {
         resource.observed_generation = instance.generation;
         resource.status.state = proto::ObservedState::absent;
         resource.status.message.reset();
       }
-    } else if (outcome != outgoing_.end()) {
+    } else if (attempt && state == MigrationLedger::Outgoing::failed) {
       migration["state"] = "failed";
-      migration["message"] = outcome->second.message;
+      migration["message"] = attempt->message;
+    } else if (attempt && domain != nullptr) {
+      // Started by an agent that died before it returned: its outcome is unknown, and the guest
+      // is still here. It is not made again.
+      migration["state"] = "failed";
+      migration["message"] = "the agent restarted during this attempt; the guest still runs on this host";
     } else {
       migration["state"] = domain != nullptr ? "waiting" : "absent";
     }
