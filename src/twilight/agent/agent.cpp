@@ -411,7 +411,9 @@ void Agent::do_converge(const proto::DesiredState& desired) {
   if (console_) {
     std::set<std::string> live;
     for (const auto& instance : desired.instances) {
-      if (!instance.deleted) live.insert(instance.id);
+      // An instance on its way here is still the source's to show until Sparkle moved it.
+      const bool incoming = instance.migration && instance.migration->role == proto::MigrationRole::incoming;
+      if (!instance.deleted && !incoming) live.insert(instance.id);
     }
     console_->follow(std::move(live));
   }
