@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -16,7 +17,10 @@
 #include "common/transport/endpoints.hpp"
 #include "common/transport/zap_handler.hpp"
 #include "support/secret_registry.hpp"
+#include "twilight/agent/agent.hpp"
+#include "twilight/hypervisor/memory_hypervisor.hpp"
 #include "twilight/state/agent_files.hpp"
+#include "twilight/storage/recording_storage.hpp"
 #include "unit/twilight_test_support.hpp"
 
 // A real `twilight` process against a controller played by the test: a CURVE ROUTER socket
@@ -436,6 +440,92 @@ TEST_F(TwilightProcessTest, ShowBootstrapPrintsWhatTheControllerSent) {
   const auto shown = nlohmann::json::parse(test::slurp(out));
   EXPECT_EQ(shown["cluster_id"], "test-cluster");
   EXPECT_EQ(shown["controller_endpoints"].size(), 2u);
+}
+
+// A memory hypervisor whose live migrations wait at a gate the test opens: a migration that lasts
+// as long as the test wants, without a clock.
+class GatedMigrations : public MemoryHypervisor {
+ public:
+  using MemoryHypervisor::MemoryHypervisor;
+  void live_migrate(const std::string& uuid, const LiveMigration& migration) override {
+    {
+      std::unique_lock lock(gate_mutex_);
+      entered_ = true;
+      gate_.notify_all();
+      gate_.wait(lock, [this] { return open_; });
+    }
+    MemoryHypervisor::live_migrate(uuid, migration);
+  }
+  bool wait_until_entered(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(gate_mutex_);
+    return gate_.wait_for(lock, timeout, [this] { return entered_; });
+  }
+  void open() {
+    std::lock_guard lock(gate_mutex_);
+    open_ = true;
+    gate_.notify_all();
+  }
+
+ private:
+  std::mutex gate_mutex_;
+  std::condition_variable gate_;
+  bool entered_ = false;
+  bool open_ = false;
+};
+
+// The agent in this process, on a hypervisor the test controls: a live migration runs on the
+// worker thread, and the socket thread keeps sending heartbeats for as long as it lasts.
+TEST_F(TwilightProcessTest, HeartbeatsGoOnWhileALiveMigrationRuns) {
+  GatedMigrations hypervisor(MemoryHypervisor::Options{std::nullopt, {"qemu"}, "memory://gated"});
+  RecordingStorage storage(state_dir);
+  AgentConfig config;
+  config.host_id = host_id;
+  config.state_dir = state_dir;
+  config.controller = router->endpoint();
+  config.server_public_key = server_keys.public_key;
+  config.heartbeat_interval = 1s;
+  config.hardware_root = test::data_dir() / "hosts/plain";
+  Agent agent(config, hypervisor, storage);
+  std::thread loop([&] { agent.run(); });
+  struct StopAtEnd {
+    Agent& agent;
+    GatedMigrations& hypervisor;
+    std::thread& loop;
+    ~StopAtEnd() {
+      hypervisor.open();
+      agent.stop();
+      loop.join();
+    }
+  } stop_at_end{agent, hypervisor, loop};
+
+  ASSERT_TRUE(await("hello"));
+  send(3, desired(1, proto::PowerState::running));
+  ASSERT_TRUE(await_instance(proto::ObservedState::running, 1));
+
+  auto leaving = desired(2, proto::PowerState::running);
+  proto::InstanceMigration order;
+  order.id = random_uuid();
+  order.peer_host_id = random_uuid();
+  order.destination_uri = "memory://nowhere";
+  order.destination_files =
+      proto::InstanceFiles{"/srv/b/root.qcow2", "/srv/b/seed.iso", "/srv/b/console.log"};
+  leaving.instances[0].migration = order;
+  send(3, leaving);
+  ASSERT_TRUE(hypervisor.wait_until_entered(15s));
+  // At most one or two were sent before the migration began and wait in the socket.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(await_body<proto::Heartbeat>(5s)) << "heartbeat " << i << " while the migration runs";
+  }
+  hypervisor.open();
+  auto report = await_body<proto::StateReport>(15s, [](const proto::StateReport& r) {
+    const auto* instance = resource(r, kInstance);
+    return r.revision_applied == 2 && instance != nullptr && instance->status.details &&
+           instance->status.details->contains("migration");
+  });
+  ASSERT_TRUE(report);
+  const auto migration = resource(*report, kInstance)->status.details->at("migration");
+  EXPECT_EQ(migration["state"], "failed") << migration.dump();
+  EXPECT_EQ(migration["id"], order.id);
 }
 
 }  // namespace
