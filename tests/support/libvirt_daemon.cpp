@@ -78,6 +78,7 @@ LibvirtDaemon::LibvirtDaemon(const std::filesystem::path& dir) : dir_(dir) {
 
 LibvirtDaemon::~LibvirtDaemon() {
   if (conn_ != nullptr) virConnectClose(static_cast<virConnectPtr>(conn_));
+  if (qemu_conn_ != nullptr) virConnectClose(static_cast<virConnectPtr>(qemu_conn_));
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
     for (int i = 0; i < 100; ++i) {
@@ -97,16 +98,18 @@ std::string LibvirtDaemon::qemu_uri() const {
   return "qemu+unix:///session?socket=" + (dir_ / "run/libvirt/libvirt-sock").string();
 }
 
-std::set<std::string> LibvirtDaemon::domains(bool running_only) {
+std::set<std::string> LibvirtDaemon::domains(bool qemu, bool running_only) {
   std::lock_guard lock(mutex_);
-  if (conn_ == nullptr) {
-    conn_ = virConnectOpen(uri().c_str());
-    if (conn_ == nullptr) throw std::runtime_error("cannot connect to " + uri());
+  void*& conn = qemu ? qemu_conn_ : conn_;
+  const std::string address = qemu ? qemu_uri() : uri();
+  if (conn == nullptr) {
+    conn = virConnectOpen(address.c_str());
+    if (conn == nullptr) throw std::runtime_error("cannot connect to " + address);
   }
   virDomainPtr* list = nullptr;
-  const int n = virConnectListAllDomains(static_cast<virConnectPtr>(conn_), &list,
+  const int n = virConnectListAllDomains(static_cast<virConnectPtr>(conn), &list,
                                          running_only ? VIR_CONNECT_LIST_DOMAINS_RUNNING : 0);
-  if (n < 0) throw std::runtime_error("cannot list the domains of " + uri());
+  if (n < 0) throw std::runtime_error("cannot list the domains of " + address);
   std::set<std::string> out;
   for (int i = 0; i < n; ++i) {
     char uuid[VIR_UUID_STRING_BUFLEN];
@@ -118,11 +121,19 @@ std::set<std::string> LibvirtDaemon::domains(bool running_only) {
 }
 
 std::set<std::string> LibvirtDaemon::running_domains() {
-  return domains(true);
+  return domains(false, true);
 }
 
 std::set<std::string> LibvirtDaemon::defined_domains() {
-  return domains(false);
+  return domains(false, false);
+}
+
+std::set<std::string> LibvirtDaemon::running_guests() {
+  return domains(true, true);
+}
+
+std::set<std::string> LibvirtDaemon::defined_guests() {
+  return domains(true, false);
 }
 
 }  // namespace harmony::test

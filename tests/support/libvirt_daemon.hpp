@@ -30,14 +30,19 @@ class LibvirtDaemon {
   // UUIDs of the domains running now, read through the test's own connection.
   std::set<std::string> running_domains();
   std::set<std::string> defined_domains();
+  // The same for the QEMU driver's guests; running means running, not paused (a guest being
+  // received by live migration is paused until the source's copy stopped).
+  std::set<std::string> running_guests();
+  std::set<std::string> defined_guests();
 
  private:
-  std::set<std::string> domains(bool running_only);
+  std::set<std::string> domains(bool qemu, bool running_only);
 
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   std::mutex mutex_;
-  void* conn_ = nullptr;  // virConnectPtr, opened on first use
+  void* conn_ = nullptr;       // virConnectPtr of the test driver, opened on first use
+  void* qemu_conn_ = nullptr;  // and of the QEMU driver
 };
 
 }  // namespace harmony::test

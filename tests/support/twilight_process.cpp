@@ -1,5 +1,6 @@
 #include "support/twilight_process.hpp"
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,17 @@ void TwilightProcess::start() {
            << options_.backend << "\n[log]\nlevel = \"debug\"\nfile = " << toml_string(log_path_.string())
            << "\n";
   }
+  constexpr uid_t kNobody = 65534;
+  constexpr gid_t kNoGroup = 65534;
+  if (options_.as_nobody) {
+    std::ofstream(log_path_, std::ios::app).close();
+    for (const auto& path : {log_path_, options_.state_dir}) {
+      if (::chown(path.c_str(), kNobody, kNoGroup) != 0) throw std::runtime_error("chown failed");
+    }
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(options_.state_dir)) {
+      if (::chown(entry.path().c_str(), kNobody, kNoGroup) != 0) throw std::runtime_error("chown failed");
+    }
+  }
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -71,6 +83,9 @@ void TwilightProcess::start() {
     const auto config = config_path_.string();
     // The log file has everything; stderr would only repeat it.
     freopen("/dev/null", "w", stderr);
+    if (options_.as_nobody &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(kNoGroup) != 0 || ::setuid(kNobody) != 0))
+      _exit(126);
     execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "run", static_cast<char*>(nullptr));
     _exit(127);
   }

@@ -17,6 +17,10 @@ struct TwilightOptions {
   // [agent] lines choosing the hypervisor and storage, e.g. "hypervisor = \"memory\"\n".
   std::string backend = "hypervisor = \"memory\"\nstorage = \"none\"\n";
   std::filesystem::path hardware_root;  // default: tests/data/hosts/plain
+  // Runs the agent as `nobody` (its state directory and log handed over first), as the user of a
+  // libvirt session daemon run as nobody (tests/support/libvirt_daemon), whose guests must read
+  // and write the files the agent makes for them: on real hosts libvirt hands them over.
+  bool as_nobody = false;
 };
 
 // A real `twilight` process, restartable (also after kill -9) on the same state directory. Its

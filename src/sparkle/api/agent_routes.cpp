@@ -1,7 +1,8 @@
 // Routes for agents rather than people: Twilight fetches the images of the instances placed on its
-// host and sends their console output; Luna fetches the files of the node image versions it serves.
-// Authenticated by the host's agent credential (agents/agent_credentials.hpp), never by a user token; not
-// audited (they change no desired state, and a console tail arrives whenever a guest prints).
+// host (or coming to it by live migration) and sends their console output; Luna fetches the files of the node
+// image versions it serves. Authenticated by the host's agent credential (agents/agent_credentials.hpp),
+// never by a user token; not audited (they change no desired state, and a console tail arrives whenever a
+// guest prints).
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -70,10 +71,13 @@ Response download_image(ApiContext& ctx, CredentialSource& credentials, Request&
   const auto host_id = require_agent(ctx, credentials, request);
   const auto& id = require_uuid_param(request, "id", "image");
   auto conn = ctx.db.acquire();
-  // Only an image that an instance placed on this host boots from: a host learns nothing else.
+  // Only an image that an instance placed on this host boots from, or one on its way here by live
+  // migration (the target prepares its root disk on the image first): a host learns nothing else.
   auto image = conn->query(
       "SELECT im.id, im.sha256 FROM images im WHERE im.id = $1 AND im.upload_state = 'active'"
-      " AND EXISTS (SELECT 1 FROM instances i WHERE i.host_id = $2 AND i.spec->>'image_id' = im.id::text)",
+      " AND EXISTS (SELECT 1 FROM instances i WHERE i.spec->>'image_id' = im.id::text AND (i.host_id = $2"
+      "  OR EXISTS (SELECT 1 FROM instance_migrations m WHERE m.instance_id = i.id AND m.target_host_id = $2"
+      "   AND m.state IN ('preparing', 'migrating'))))",
       id, host_id);
   if (image.empty()) throw not_found("image");
   Response response;
