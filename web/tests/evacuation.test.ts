@@ -46,6 +46,10 @@ describe('evacuation shaping', () => {
     expect(rows.map((r) => r.instance_id)).toEqual(['d', 'b', 'c', 'a'])
     expect(instanceStep(rows[1])).toBe('starting on target')
     expect(instanceStep({ ...rows[1], phase: 'stopping' })).toBe('stopping on host')
+    expect(instanceStep({ ...rows[1], phase: 'preparing', method: 'live' })).toBe('target preparing (live)')
+    expect(instanceStep({ ...rows[1], phase: 'migrating', method: 'live' })).toBe('migrating live')
+    expect(instanceStep({ ...rows[1], state: 'moved', phase: null, method: 'live' })).toBe('moved (live)')
+    expect(instanceStep({ ...rows[1], state: 'moved', phase: null, method: 'cold' })).toBe('moved (cold)')
   })
 })
 

@@ -4,14 +4,24 @@ import { cloudPath, request } from './client'
 // GET /hosts/{id}/evacuation: the job that maintenance started on a host (docs/placement.md).
 export type EvacuationInstanceState = 'pending' | 'moving' | 'moved' | 'unplaced' | 'failed' | 'cancelled'
 
+// A live move's attempt as both agents last reported it (docs/placement.md, "Live or cold").
+export interface EvacuationMigration {
+  id: string
+  state: 'preparing' | 'migrating' | 'succeeded' | 'failed' | 'cancelled'
+  source_reported: string | null
+  target_reported: string | null
+}
+
 export interface EvacuationInstance {
   instance_id: string
   state: EvacuationInstanceState
-  phase: 'stopping' | 'starting' | null
-  method: 'cold' | null
+  // stopping, starting: a cold move; preparing, migrating: a live one.
+  phase: 'stopping' | 'starting' | 'preparing' | 'migrating' | null
+  method: 'cold' | 'live' | null
   target_host_id: string | null
   reason: string | null
   updated_at: string
+  migration?: EvacuationMigration | null
 }
 
 export interface HostEvacuation {
@@ -65,8 +75,16 @@ export function evacuationBar(e: HostEvacuation): EvacuationBar {
 }
 
 // What the table shows in the "Step" column: the phase of a move in progress, or the outcome.
+const PHASE_STEP = {
+  stopping: 'stopping on host',
+  starting: 'starting on target',
+  preparing: 'target preparing (live)',
+  migrating: 'migrating live',
+} as const
 export function instanceStep(i: EvacuationInstance): string {
-  if (i.state === 'moving') return i.phase === 'starting' ? 'starting on target' : 'stopping on host'
+  if (i.state === 'moving') return PHASE_STEP[i.phase ?? 'stopping']
+  // How it got there: a live move keeps the guest running, a cold one restarts it.
+  if (i.state === 'moved' && i.method) return `moved (${i.method})`
   return i.state
 }
 
