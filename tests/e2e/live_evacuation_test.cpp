@@ -31,6 +31,7 @@
 #include "support/double_run_sampler.hpp"
 #include "support/http_client.hpp"
 #include "support/libvirt_daemon.hpp"
+#include "support/shell_command.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 #include "support/twilight_process.hpp"
@@ -44,16 +45,6 @@ using json = nlohmann::json;
 
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNoGroup = 65534;
-
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  char buffer[4096];
-  while (auto n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

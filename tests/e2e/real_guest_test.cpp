@@ -17,6 +17,7 @@
 
 #include "common/transport/curve_keys.hpp"
 #include "support/http_client.hpp"
+#include "support/shell_command.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 #include "unit/twilight_test_support.hpp"
@@ -27,17 +28,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Runs a shell command; returns its exit status and standard output.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  char buffer[4096];
-  while (auto n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 bool libvirtd_answers() {
   return shell("virsh -c qemu:///system version >/dev/null 2>&1").first == 0;

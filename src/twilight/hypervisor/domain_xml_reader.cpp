@@ -3,30 +3,10 @@
 #include <charconv>
 
 #include "twilight/lib/domain_xml.hpp"
+#include "twilight/lib/xml_escape.hpp"
 
 namespace harmony::twilight {
 namespace {
-
-std::string unescape(std::string_view text) {
-  static constexpr std::pair<std::string_view, char> kEntities[] = {
-      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    bool replaced = false;
-    if (text[i] == '&') {
-      for (const auto& [entity, c] : kEntities) {
-        if (text.substr(i, entity.size()) == entity) {
-          out += c;
-          i += entity.size();
-          replaced = true;
-          break;
-        }
-      }
-    }
-    if (!replaced) out += text[i++];
-  }
-  return out;
-}
 
 // The value of attribute `name` inside one start tag, either quote style.
 std::optional<std::string> attribute(std::string_view tag, std::string_view name) {
@@ -40,7 +20,7 @@ std::optional<std::string> attribute(std::string_view tag, std::string_view name
     if (quote >= tag.size() || (tag[quote] != '\'' && tag[quote] != '"')) return std::nullopt;
     auto end = tag.find(tag[quote], quote + 1);
     if (end == std::string_view::npos) return std::nullopt;
-    return unescape(tag.substr(quote + 1, end - quote - 1));
+    return xml_unescape(tag.substr(quote + 1, end - quote - 1));
   }
   return std::nullopt;
 }
@@ -111,8 +91,8 @@ DomainIdentity read_domain_identity(std::string_view xml) {
   auto uuid = find_element(xml, "uuid");
   if (!name || trim(name->text).empty()) throw HypervisorError("domain XML has no <name>");
   if (!uuid || trim(uuid->text).empty()) throw HypervisorError("domain XML has no <uuid>");
-  identity.name = unescape(trim(name->text));
-  identity.uuid = unescape(trim(uuid->text));
+  identity.name = xml_unescape(trim(name->text));
+  identity.uuid = xml_unescape(trim(uuid->text));
   if (auto vcpu = find_element(xml, "vcpu")) {
     if (auto n = number<std::uint32_t>(trim(vcpu->text))) identity.vcpus = *n;
   }

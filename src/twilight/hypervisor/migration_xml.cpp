@@ -7,29 +7,6 @@
 namespace harmony::twilight {
 namespace {
 
-// The five predefined entities, which is all libvirt writes into attribute values.
-std::string xml_unescape(std::string_view value) {
-  static constexpr std::pair<std::string_view, char> kEntities[] = {
-      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}, {"&quot;", '"'}};
-  std::string out;
-  out.reserve(value.size());
-  for (std::size_t i = 0; i < value.size();) {
-    bool replaced = false;
-    if (value[i] == '&') {
-      for (const auto& [entity, character] : kEntities) {
-        if (value.substr(i, entity.size()) == entity) {
-          out += character;
-          i += entity.size();
-          replaced = true;
-          break;
-        }
-      }
-    }
-    if (!replaced) out += value[i++];
-  }
-  return out;
-}
-
 bool is_name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == ':' || c == '.';
 }

@@ -1,6 +1,7 @@
 #include "twilight/lib/xml_escape.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace harmony::twilight {
 
@@ -40,6 +41,28 @@ std::string xml_escape(std::string_view text) {
         }
         out += c;
     }
+  }
+  return out;
+}
+
+std::string xml_unescape(std::string_view text) {
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}, {"&quot;", '"'}};
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    bool replaced = false;
+    if (text[i] == '&') {
+      for (const auto& [entity, character] : kEntities) {
+        if (text.substr(i, entity.size()) == entity) {
+          out += character;
+          i += entity.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += text[i++];
   }
   return out;
 }
