@@ -296,7 +296,7 @@ TEST_F(HostEvacuation, MaintenanceMovesEveryInstanceAwayAndNeverRunsOneTwice) {
 }
 
 // Bad input names the field.
-TEST_F(HostEvacuation, AHostWithoutEvacuationIs404AndTheConcurrencyIsChecked) {
+TEST_F(HostEvacuation, AHostWithoutEvacuationIs404AndItsSettingsAreChecked) {
   pg::Connection conn(db_->conninfo());
   const std::string id(conn.query("INSERT INTO hosts (name) VALUES ('quiet') RETURNING id").text(0, 0));
   auto none = admin_->get("/api/v1/hosts/" + id + "/evacuation");
@@ -305,6 +305,15 @@ TEST_F(HostEvacuation, AHostWithoutEvacuationIs404AndTheConcurrencyIsChecked) {
       admin_->patch("/api/v1/hosts/" + id, {{"spec", {{"evacuation_concurrency", 0}}}, {"generation", 1}});
   EXPECT_EQ(bad.status, 400) << bad.body;
   EXPECT_EQ(bad.json()["error"]["field"], "spec.evacuation_concurrency");
+
+  auto not_boolean =
+      admin_->patch("/api/v1/hosts/" + id, {{"spec", {{"evacuation_cold_moves", "no"}}}, {"generation", 1}});
+  EXPECT_EQ(not_boolean.status, 400) << not_boolean.body;
+  EXPECT_EQ(not_boolean.json()["error"]["field"], "spec.evacuation_cold_moves");
+  auto off =
+      admin_->patch("/api/v1/hosts/" + id, {{"spec", {{"evacuation_cold_moves", false}}}, {"generation", 1}});
+  EXPECT_EQ(off.status, 200) << off.body;
+  EXPECT_EQ(off.json()["spec"]["evacuation_cold_moves"], false) << off.body;
 }
 
 }  // namespace

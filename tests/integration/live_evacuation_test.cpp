@@ -89,6 +89,11 @@ class LiveEvacuation : public ::testing::Test {
                            tenant_, name, host)
                            .text(0, 0));
   }
+  void cold_moves(const std::string& host, bool allowed) {
+    sql("UPDATE hosts SET spec = spec || jsonb_build_object('evacuation_cold_moves', $2::boolean) WHERE id = "
+        "$1",
+        host, allowed);
+  }
   void maintenance(const std::string& host, bool on) {
     sql("UPDATE hosts SET spec = spec || jsonb_build_object('maintenance', $2::boolean) WHERE id = $1", host,
         on);
@@ -157,11 +162,12 @@ class LiveEvacuation : public ::testing::Test {
   struct Scene {
     std::string source, target, instance, attempt;
   };
-  Scene start_live_move(bool target_live = true) {
+  Scene start_live_move(bool target_live = true, bool cold_moves_allowed = true) {
     Scene s;
     s.source = add_host("a", true);
     s.target = add_host("b", target_live);
     s.instance = add_instance(s.source, "x");
+    if (!cold_moves_allowed) cold_moves(s.source, false);
     maintenance(s.source, true);
     advance();
     s.attempt = attempt_of(s.instance);
@@ -297,6 +303,7 @@ TEST_F(LiveEvacuation, AFailedSendFallsBackToAColdMove) {
   EXPECT_EQ(i.method, "cold");
   EXPECT_NE(i.reason.find("live migration failed"), std::string::npos) << i.reason;
   EXPECT_NE(i.reason.find("connection reset"), std::string::npos) << i.reason;
+  EXPECT_NE(i.reason.find("from its image"), std::string::npos) << i.reason;
   EXPECT_EQ(value("SELECT spec->>'power_state' FROM instances WHERE id = $1", s.instance), "stopped");
 
   // The orders are gone: the source stops it, the target no longer has it.
@@ -395,6 +402,15 @@ TEST_F(LiveEvacuation, ATargetWithoutLiveMigrationMovesCold) {
                   " AND kind = 'evacuation_instance_stopping'",
                   s.instance),
             "the target host cannot live-migrate");
+  // The operator is told what a cold move costs: a new root disk from the image on the target.
+  EXPECT_NE(value("SELECT detail->>'root_disk' FROM events WHERE resource_id = $1"
+                  " AND kind = 'evacuation_instance_stopping'",
+                  s.instance)
+                .find("started on the target from its image"),
+            std::string::npos);
+  EXPECT_NE(i.reason.find("the target host cannot live-migrate"), std::string::npos) << i.reason;
+  EXPECT_NE(i.reason.find("its local root disk is not carried"), std::string::npos) << i.reason;
+  EXPECT_EQ(value("SELECT cold_moves::text FROM host_evacuations WHERE host_id = $1", s.source), "true");
 }
 
 TEST_F(LiveEvacuation, TheApiShowsTheLiveMoveAndItsAttempt) {
@@ -439,4 +455,133 @@ TEST_F(LiveEvacuation, AnAttemptEndedOutsideTheJobFallsBackAndStaysAsItWasEnded)
   EXPECT_EQ(attempt_state(s.attempt), "cancelled");
   EXPECT_EQ(item(s.instance).method, "cold");
   EXPECT_NE(item(s.instance).reason.find("the attempt was cancelled"), std::string::npos);
+}
+
+// spec.evacuation_cold_moves false: what cannot move live is left alone, as it was.
+TEST_F(LiveEvacuation, WithColdMovesOffAnInstanceThatCannotMoveLiveStaysUntouched) {
+  auto s = start_live_move(/*target_live=*/false, /*cold_moves_allowed=*/false);
+  EXPECT_EQ(value("SELECT cold_moves::text FROM host_evacuations WHERE host_id = $1", s.source), "false");
+  EXPECT_EQ(s.attempt, "null");
+  auto i = item(s.instance);
+  EXPECT_EQ(i.state, "unplaced");
+  EXPECT_EQ(i.method, "");
+  EXPECT_NE(i.reason.find("the target host cannot live-migrate"), std::string::npos) << i.reason;
+  EXPECT_NE(i.reason.find("cold moves are off"), std::string::npos) << i.reason;
+  EXPECT_EQ(events(s.instance, "evacuation_instance_stopping"), 0);
+  EXPECT_EQ(events(s.instance, "evacuation_instance_unplaced"), 1);
+  EXPECT_EQ(host_of(s.instance), s.source);
+  EXPECT_EQ(value("SELECT spec->>'power_state' FROM instances WHERE id = $1", s.instance), "running");
+  EXPECT_EQ(value("SELECT generation FROM instances WHERE id = $1", s.instance), "3");
+  EXPECT_EQ(value("SELECT coalesce(action, 'none') FROM instances WHERE id = $1", s.instance), "none");
+  auto docs = documents(s.source, s.target);
+  ASSERT_NE(listed(docs.source, s.instance), nullptr);
+  EXPECT_EQ(listed(docs.source, s.instance)->power_state, proto::PowerState::running);
+  EXPECT_EQ(listed(docs.target, s.instance), nullptr);
+
+  // Nothing else to do: the job ends, and later rounds leave the instance alone.
+  advance();
+  advance();
+  EXPECT_EQ(value("SELECT state FROM host_evacuations WHERE host_id = $1", s.source), "done");
+  EXPECT_EQ(value("SELECT generation FROM instances WHERE id = $1", s.instance), "3");
+  EXPECT_EQ(item(s.instance).state, "unplaced");
+}
+
+TEST_F(LiveEvacuation, WithColdMovesOffAStoppedInstanceStaysStopped) {
+  auto source = add_host("a", true);
+  add_host("b", true);
+  auto instance = add_instance(source, "x");
+  sql("UPDATE instances SET spec = jsonb_set(spec, '{power_state}', '\"stopped\"'),"
+      " status = '{\"state\": \"stopped\"}' WHERE id = $1",
+      instance);
+  cold_moves(source, false);
+  maintenance(source, true);
+  advance();
+  auto i = item(instance);
+  EXPECT_EQ(i.state, "unplaced");
+  EXPECT_NE(i.reason.find("not running"), std::string::npos) << i.reason;
+  EXPECT_NE(i.reason.find("cold moves are off"), std::string::npos) << i.reason;
+  EXPECT_EQ(host_of(instance), source);
+  EXPECT_EQ(value("SELECT spec->>'power_state' FROM instances WHERE id = $1", instance), "stopped");
+  EXPECT_EQ(value("SELECT generation FROM instances WHERE id = $1", instance), "3");
+  EXPECT_EQ(events(instance, "evacuation_instance_stopping"), 0);
+}
+
+TEST_F(LiveEvacuation, WithColdMovesOffAFailedLiveAttemptLeavesItRunningOnItsHost) {
+  auto s = start_live_move(/*target_live=*/true, /*cold_moves_allowed=*/false);
+  ASSERT_NE(s.attempt, "null");
+  prepared(s);
+  advance();
+  ASSERT_EQ(attempt_state(s.attempt), "migrating");
+  report(s.source, s.instance, proto::ObservedState::running,
+         {{"id", s.attempt}, {"role", "outgoing"}, {"state", "failed"}, {"message", "connection reset"}});
+  advance();
+  EXPECT_EQ(attempt_state(s.attempt), "failed");
+  auto i = item(s.instance);
+  EXPECT_EQ(i.state, "unplaced");
+  EXPECT_NE(i.reason.find("live migration failed"), std::string::npos) << i.reason;
+  EXPECT_NE(i.reason.find("connection reset"), std::string::npos) << i.reason;
+  EXPECT_NE(i.reason.find("cold moves are off"), std::string::npos) << i.reason;
+  // No stop was ever asked: the source keeps running it, without an order; the target drops it.
+  EXPECT_EQ(events(s.instance, "evacuation_instance_stopping"), 0);
+  EXPECT_EQ(host_of(s.instance), s.source);
+  EXPECT_EQ(value("SELECT spec->>'power_state' FROM instances WHERE id = $1", s.instance), "running");
+  EXPECT_EQ(value("SELECT generation FROM instances WHERE id = $1", s.instance), "3");
+  EXPECT_EQ(value("SELECT coalesce(action, 'none') FROM instances WHERE id = $1", s.instance), "none");
+  auto docs = documents(s.source, s.target);
+  ASSERT_NE(listed(docs.source, s.instance), nullptr);
+  EXPECT_FALSE(listed(docs.source, s.instance)->migration.has_value());
+  EXPECT_EQ(listed(docs.source, s.instance)->power_state, proto::PowerState::running);
+  EXPECT_EQ(listed(docs.target, s.instance), nullptr);
+  advance();
+  EXPECT_EQ(value("SELECT state FROM host_evacuations WHERE host_id = $1", s.source), "done");
+  EXPECT_EQ(value("SELECT count(*) FROM instance_migrations WHERE instance_id = $1", s.instance), "1");
+}
+
+TEST_F(LiveEvacuation, WithColdMovesOffALiveMoveStillMoves) {
+  auto s = start_live_move(/*target_live=*/true, /*cold_moves_allowed=*/false);
+  ASSERT_NE(s.attempt, "null");
+  EXPECT_EQ(item(s.instance).method, "live");
+  prepared(s);
+  advance();
+  ASSERT_EQ(attempt_state(s.attempt), "migrating");
+  report(s.target, s.instance, proto::ObservedState::running,
+         {{"id", s.attempt}, {"role", "incoming"}, {"state", "arrived"}});
+  report(s.source, s.instance, proto::ObservedState::absent,
+         {{"id", s.attempt}, {"role", "outgoing"}, {"state", "sent"}});
+  auto round = advance();
+  EXPECT_EQ(round.moved, 1);
+  EXPECT_EQ(host_of(s.instance), s.target);
+  EXPECT_EQ(item(s.instance).state, "moved");
+  EXPECT_EQ(events(s.instance, "evacuation_instance_stopping"), 0);
+  auto conn = pool_->acquire();
+  auto shown = latest_evacuation(*conn, s.source);
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ((*shown)["cold_moves"], false);
+}
+
+TEST_F(LiveEvacuation, WithColdMovesOffAHardAffinityGroupStaysTogetherOnItsHost) {
+  auto source = add_host("a", true);
+  add_host("b", true);
+  const std::string group(sql("INSERT INTO affinity_groups (tenant_id, name, spec) VALUES ($1, 'pair',"
+                              " '{\"policy\": \"affinity\", \"strength\": \"hard\"}') RETURNING id",
+                              tenant_)
+                              .text(0, 0));
+  auto first = add_instance(source, "p1");
+  auto second = add_instance(source, "p2");
+  sql("UPDATE instances SET affinity_group_id = $1 WHERE id IN ($2, $3)", group, first, second);
+  cold_moves(source, false);
+  maintenance(source, true);
+  advance();
+  for (const auto& id : {first, second}) {
+    auto i = item(id);
+    EXPECT_EQ(i.state, "unplaced") << id;
+    EXPECT_NE(i.reason.find("a hard affinity group moves as one"), std::string::npos) << i.reason;
+    EXPECT_NE(i.reason.find("cold moves are off"), std::string::npos) << i.reason;
+    EXPECT_EQ(host_of(id), source);
+    EXPECT_EQ(value("SELECT spec->>'power_state' FROM instances WHERE id = $1", id), "running");
+    EXPECT_EQ(events(id, "evacuation_instance_stopping"), 0);
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM instance_migrations WHERE instance_id IN ($1, $2)", first, second)
+                .int64(0, 0),
+            0);
 }

@@ -146,6 +146,10 @@ TEST(HostSpecTest, ValidatesKeysTraitsAndSpec) {
   EXPECT_EQ(field_of([] { host_spec({{"maintenance", "yes"}}); }), "spec.maintenance");
   EXPECT_EQ(field_of([] { host_spec({{"cpu_allocation_ratio", 0}}); }), "spec.cpu_allocation_ratio");
   EXPECT_EQ(field_of([] { host_spec({{"rack", "r1"}}); }), "spec.rack");
+  EXPECT_EQ(host_spec({{"evacuation_cold_moves", false}})["evacuation_cold_moves"], false);
+  EXPECT_FALSE(host_spec(json::object()).contains("evacuation_cold_moves"));  // the default: true
+  EXPECT_EQ(field_of([] { host_spec({{"evacuation_cold_moves", "false"}}); }), "spec.evacuation_cold_moves");
+  EXPECT_EQ(field_of([] { host_spec({{"evacuation_cold_moves", 0}}); }), "spec.evacuation_cold_moves");
 }
 
 TEST(AffinitySpecTest, PolicyStrengthAndCap) {

@@ -43,7 +43,7 @@ nlohmann::json host_spec(const nlohmann::json& spec) {
   if (!spec.is_object()) throw bad_request("spec", "spec must be an object");
   BodyReader in(spec, "spec.");
   in.only({"maintenance", "reserved_vcpus", "reserved_ram_mib", "cpu_allocation_ratio",
-           "ram_allocation_ratio", "evacuation_concurrency"},
+           "ram_allocation_ratio", "evacuation_concurrency", "evacuation_cold_moves"},
           {});
   nlohmann::json out = {{"maintenance", in.optional_bool("maintenance").value_or(false)}};
   if (auto vcpus = in.optional_int("reserved_vcpus", 0, 4096)) out["reserved_vcpus"] = *vcpus;
@@ -52,6 +52,9 @@ nlohmann::json host_spec(const nlohmann::json& spec) {
   if (auto ratio = optional_ratio(in, spec, "ram_allocation_ratio")) out["ram_allocation_ratio"] = *ratio;
   // Instances an evacuation (maintenance) moves at the same time; read when maintenance begins.
   if (auto n = in.optional_int("evacuation_concurrency", 1, 64)) out["evacuation_concurrency"] = *n;
+  // false: an instance that cannot move live stays on the host rather than being started
+  // elsewhere from its image (a cold move does not carry its local root disk).
+  if (auto cold = in.optional_bool("evacuation_cold_moves")) out["evacuation_cold_moves"] = *cold;
   return out;
 }
 

@@ -9,7 +9,8 @@ namespace harmony::sparkle::net {
 bool is_z85_key(std::string_view key);
 
 // A host's desired state: {"maintenance": bool (default false), "reserved_vcpus"?, "reserved_ram_mib"?,
-// "cpu_allocation_ratio"?, "ram_allocation_ratio"?, "evacuation_concurrency"?}. 400 naming "spec.<field>".
+// "cpu_allocation_ratio"?, "ram_allocation_ratio"?, "evacuation_concurrency"?,
+// "evacuation_cold_moves"?}. 400 naming "spec.<field>".
 nlohmann::json host_spec(const nlohmann::json& spec);
 
 // Traits such as "ssd", "gpu", "fc": lower-case names, sorted and without duplicates. 400

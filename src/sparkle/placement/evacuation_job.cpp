@@ -25,7 +25,21 @@ struct Job {
   bool running = false;  // else cancelled, finishing what was in flight
   int64_t concurrency = 1;
   bool planned = false;
+  bool cold_moves = true;  // spec.evacuation_cold_moves when maintenance began
 };
+
+// What a cold move costs, said in its event and its item: Twilight makes a new root disk from
+// the image on the target, and the source's agent removes the old overlay with the domain.
+constexpr std::string_view kColdMoveConsequence =
+    "stopped, then started on the target from its image: its local root disk is not carried (what the "
+    "guest wrote there stays behind and is removed with the domain on the source host)";
+
+// Cold moves are off (sql/102): the instance is neither stopped nor moved.
+std::string cold_moves_off(const std::string& why_not_live) {
+  return "cannot move live (" + why_not_live +
+         ") and cold moves are off for this evacuation (spec.evacuation_cold_moves false): left on its "
+         "host as it was, not stopped";
+}
 
 EnginePlacement& engine_placement() {
   return static_cast<EnginePlacement&>(default_placement());
@@ -65,14 +79,15 @@ void power_on_again(pg::Connection& conn, const std::string& instance_id) {
 std::vector<Job> active_jobs(pg::Pool& db) {
   auto conn = db.acquire();
   auto rows = conn->query(
-      "SELECT e.id, e.host_id, e.state = 'running', e.concurrency, e.planned FROM host_evacuations e"
+      "SELECT e.id, e.host_id, e.state = 'running', e.concurrency, e.planned, e.cold_moves"
+      " FROM host_evacuations e"
       " WHERE e.state = 'running' OR (e.state = 'cancelled' AND EXISTS (SELECT 1 FROM host_evacuation_items i"
       "  WHERE i.evacuation_id = e.id AND i.state IN ('pending', 'moving')))"
       " ORDER BY e.created_at");
   std::vector<Job> out;
   for (int r = 0; r < rows.rows(); ++r) {
     out.push_back({std::string(rows.text(r, 0)), std::string(rows.text(r, 1)), rows.boolean(r, 2),
-                   rows.int64(r, 3), rows.boolean(r, 4)});
+                   rows.int64(r, 3), rows.boolean(r, 4), rows.boolean(r, 5)});
   }
   return out;
 }
@@ -144,7 +159,7 @@ std::vector<std::string> ids_of(const std::vector<Item>& unit) {
 
 // Cold: the source stops it; placed on a target once it reported it stopped (place_unit).
 void start_cold(pg::Connection& conn, const Job& job, const std::string& instance_id,
-                const std::string& planned_host, json detail) {
+                const std::string& planned_host, const std::string& why_cold, json detail) {
   auto stopped = conn.query(
       "UPDATE instances SET spec = jsonb_set(spec, '{power_state}', '\"stopped\"'),"
       " generation = generation + 1, action = 'stop', action_generation = generation + 1, updated_at = now()"
@@ -157,11 +172,13 @@ void start_cold(pg::Connection& conn, const Job& job, const std::string& instanc
   conn.query(
       "UPDATE host_evacuation_items SET state = 'moving', phase = 'stopping', method = 'cold',"
       " target_host_id = $3, was_running = $4, stop_generation = $5, phase_started_at = now(), updated_at = "
-      "now()"
+      "now(), reason = $6"
       " WHERE evacuation_id = $1 AND instance_id = $2",
-      job.id, instance_id, planned_host, was_running, generation);
+      job.id, instance_id, planned_host, was_running, generation,
+      "cold move (" + why_cold + "): " + std::string(kColdMoveConsequence));
   detail["method"] = "cold";
   detail["planned_host_id"] = planned_host;
+  detail["root_disk"] = kColdMoveConsequence;
   instance_event(conn, job, instance_id, "evacuation_instance_stopping", std::move(detail));
 }
 
@@ -285,9 +302,15 @@ int64_t dispatch(pg::Pool& db, int64_t epoch, const Job& job, std::chrono::secon
         if (decision.method == placement::MoveMethod::live) {
           start_live(conn, job, unit.front(), phase_timeout);
           live.insert(unit.front().instance_id);
+        } else if (!job.cold_moves) {
+          // Takes no slot: nothing moves.
+          for (const auto& move : unit)
+            set_item(conn, job, move.instance_id, "unplaced", cold_moves_off(decision.reason));
+          continue;
         } else {
           for (const auto& move : unit) {
-            start_cold(conn, job, move.instance_id, move.to, {{"why_not_live", decision.reason}});
+            start_cold(conn, job, move.instance_id, move.to, decision.reason,
+                       {{"why_not_live", decision.reason}});
           }
         }
         slots -= size;
@@ -431,11 +454,15 @@ void live_failed(pg::Connection& conn, const Job& job, const Item& item, const s
              "maintenance ended and live migration failed (" + why + "): it stays on its host");
     return;
   }
-  // choose_move_method's answer for a failed attempt (live_failed): cold.
-  const std::string reason = "live migration failed (" + why + "): moving cold";
-  start_cold(conn, job, item.instance_id, item.target.value_or(""), {{"fallback_reason", reason}});
-  conn.query("UPDATE host_evacuation_items SET reason = $3 WHERE evacuation_id = $1 AND instance_id = $2",
-             job.id, item.instance_id, reason);
+  // choose_move_method's answer for a failed attempt (live_failed): cold, unless cold moves are
+  // off; libvirt leaves the instance running on the source either way.
+  const std::string failed = "live migration failed (" + why + ")";
+  if (!job.cold_moves) {
+    set_item(conn, job, item.instance_id, "unplaced", cold_moves_off(failed));
+    return;
+  }
+  start_cold(conn, job, item.instance_id, item.target.value_or(""), failed,
+             {{"fallback_reason", failed + ": moving cold"}});
 }
 
 void set_reason(pg::Connection& conn, const Job& job, const Item& item, const std::string& reason) {
@@ -706,8 +733,8 @@ EvacuationRound advance_evacuations(pg::Pool& db, int64_t epoch, std::chrono::se
 
 std::optional<nlohmann::json> latest_evacuation(pg::Connection& conn, const std::string& host_id) {
   auto job = conn.query(
-      "SELECT id, state, concurrency, api_time(created_at), api_time(updated_at), api_time(finished_at)"
-      " FROM host_evacuations WHERE host_id = $1 ORDER BY created_at DESC, id LIMIT 1",
+      "SELECT id, state, concurrency, api_time(created_at), api_time(updated_at), api_time(finished_at),"
+      " cold_moves FROM host_evacuations WHERE host_id = $1 ORDER BY created_at DESC, id LIMIT 1",
       host_id);
   if (job.empty()) return std::nullopt;
   const std::string id(job.text(0, 0));
@@ -748,6 +775,7 @@ std::optional<nlohmann::json> latest_evacuation(pg::Connection& conn, const std:
               {"host_id", host_id},
               {"state", state},
               {"concurrency", job.int64(0, 2)},
+              {"cold_moves", job.boolean(0, 6)},
               {"created_at", std::string(job.text(0, 3))},
               {"updated_at", std::string(job.text(0, 4))},
               {"finished_at", job.is_null(0, 5) ? json(nullptr) : json(std::string(job.text(0, 5)))},
