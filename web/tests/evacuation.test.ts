@@ -1,6 +1,6 @@
 import { flushPromises, mount, RouterLinkStub } from '@vue/test-utils'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { evacuationBar, instanceStep, sortedInstances, type HostEvacuation } from '../src/api/evacuation'
+import { coldMoveNote, evacuationBar, instanceStep, sortedInstances, type HostEvacuation } from '../src/api/evacuation'
 import EvacuationProgress from '../src/components/EvacuationProgress.vue'
 
 const job = (over: Partial<HostEvacuation['progress']> = {}, state: HostEvacuation['state'] = 'running'): HostEvacuation => ({
@@ -78,6 +78,19 @@ describe('EvacuationProgress', () => {
     expect(wrapper.get('[data-testid=evacuation-state]').text()).toBe('done')
     await vi.advanceTimersByTimeAsync(5000)
     expect(fetchMock).toHaveBeenCalledTimes(2)
+    wrapper.unmount()
+  })
+
+  it('says what a cold move does, or that cold moves are off', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ ...job({}, 'done'), cold_moves: false }), { status: 200 })))
+    const wrapper = mount(EvacuationProgress, {
+      props: { cloud: 'c1', hostId: 'h1', hostName: (id: string) => id, intervalMs: 60000 },
+      global: { stubs: { RouterLink: RouterLinkStub } },
+    })
+    await flushPromises()
+    expect(wrapper.get('[data-testid=evacuation-cold-moves]').text()).toContain('Cold moves are off')
+    expect(coldMoveNote(job())).toContain('started on the target from its image')
+    expect(coldMoveNote({ ...job(), cold_moves: true })).toContain('local root disk is not carried')
     wrapper.unmount()
   })
 

@@ -29,6 +29,8 @@ export interface HostEvacuation {
   host_id: string
   state: 'running' | 'done' | 'cancelled'
   concurrency: number
+  // spec.evacuation_cold_moves when maintenance began (absent from older servers: cold moves on).
+  cold_moves?: boolean
   created_at: string
   updated_at: string
   finished_at: string | null
@@ -114,4 +116,12 @@ export function sortedInstances(e: HostEvacuation): EvacuationInstance[] {
 // The event kinds that change the job (the controller emits one per step).
 export function isEvacuationEvent(kind: string): boolean {
   return kind.startsWith('evacuation_')
+}
+
+// What happens to an instance that cannot move live, said plainly: a cold move starts it on the
+// target from its image, so its local root disk is not carried.
+export function coldMoveNote(e: HostEvacuation): string {
+  return e.cold_moves === false
+    ? 'Cold moves are off: an instance that cannot move live stays on this host, not stopped.'
+    : 'An instance that cannot move live moves cold: stopped, then started on the target from its image. What it wrote to its local root disk is not carried.'
 }
