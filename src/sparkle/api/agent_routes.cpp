@@ -136,12 +136,21 @@ Response put_console(ApiContext& ctx, CredentialSource& credentials, Request& re
     }
   }
   auto conn = ctx.db.acquire();
+  // A tail from another host than the stored one: the instance moved, and the former host's output
+  // goes in front of the new log's (sql/103), at most the last kMaxConsoleBytes of it.
   auto stored = conn->query(
-      "INSERT INTO instance_consoles (instance_id, output, total_bytes)"
-      " SELECT id, decode($3, 'hex'), $4 FROM instances WHERE id = $1 AND host_id = $2"
+      "INSERT INTO instance_consoles AS c (instance_id, output, total_bytes, host_id)"
+      " SELECT id, decode($3, 'hex'), $4, $2 FROM instances WHERE id = $1 AND host_id = $2"
       " ON CONFLICT (instance_id) DO UPDATE SET output = EXCLUDED.output, total_bytes = EXCLUDED.total_bytes,"
-      " updated_at = now() RETURNING 1",
-      id, host_id, to_hex(request.body), total);
+      " host_id = EXCLUDED.host_id, updated_at = now(),"
+      " carried = CASE WHEN c.host_id IS DISTINCT FROM EXCLUDED.host_id AND c.host_id IS NOT NULL"
+      "  THEN substring(c.carried || c.output FROM greatest(length(c.carried) + length(c.output) - $5 + 1, "
+      "1))"
+      "  ELSE c.carried END,"
+      " carried_bytes = c.carried_bytes + CASE WHEN c.host_id IS DISTINCT FROM EXCLUDED.host_id"
+      "  AND c.host_id IS NOT NULL THEN c.total_bytes ELSE 0 END"
+      " RETURNING 1",
+      id, host_id, to_hex(request.body), total, static_cast<std::int64_t>(kMaxConsoleBytes));
   if (stored.empty()) throw not_found("instance");
   return Response::no_content();
 }

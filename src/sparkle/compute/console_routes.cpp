@@ -20,7 +20,8 @@ std::string from_hex(std::string_view hex) {
 }  // namespace
 
 // GET /api/v1/instances/{id}/console: the tail of the serial console, as the instance's agent
-// last sent it (agents send at most the last 64 KiB, when it changes).
+// last sent it (agents send at most the last 64 KiB, when it changes), after what the hosts it
+// ran on before had sent.
 void register_console_routes(Router& router, ApiContext& ctx) {
   router.add("GET", "/api/v1/instances/{id}/console", [&ctx](Request& request) {
     const auto& p = ctx.auth.require(request);
@@ -29,9 +30,12 @@ void register_console_routes(Router& router, ApiContext& ctx) {
     auto tenant = owner_of(*conn, instance_kind(), id);
     if (!tenant) throw not_found("instance");
     require_visible(p, *tenant, "instance");
+    // Output of the hosts it ran on before (sql/103) first; the answer is at most 64 KiB too.
     auto row = conn->query(
-        "SELECT encode(output, 'hex'), total_bytes, api_time(updated_at) FROM instance_consoles"
-        " WHERE instance_id = $1",
+        "SELECT encode(substring(carried || output FROM greatest(length(carried) + length(output) - 65535, "
+        "1)),"
+        " 'hex'), carried_bytes + total_bytes, api_time(updated_at) FROM instance_consoles WHERE instance_id "
+        "= $1",
         id);
     nlohmann::json body = {{"instance_id", id}, {"output", ""}, {"total_bytes", 0}, {"updated_at", nullptr}};
     if (!row.empty()) {
