@@ -29,6 +29,7 @@
 #include "common/transport/curve_keys.hpp"
 #include "support/api_wait.hpp"
 #include "support/double_run_sampler.hpp"
+#include "support/evacuation_steps.hpp"
 #include "support/http_client.hpp"
 #include "support/libvirt_daemon.hpp"
 #include "support/shell_command.hpp"
@@ -161,15 +162,10 @@ class LiveEvacuation : public ::testing::Test {
     return wait_for_answer(*admin_, path, done, what, timeout, 200ms);
   }
 
-  std::string host_of(const std::string& id) {
-    pg::Connection conn(db_->conninfo());
-    return std::string(conn.query("SELECT host_id FROM instances WHERE id = $1", id).text(0, 0));
-  }
+  std::string host_of(const std::string& id) { return test::host_of(db_->conninfo(), id); }
 
-  int64_t count_events(const std::string& kind, const std::string& resource_id) {
-    pg::Connection conn(db_->conninfo());
-    return conn.query("SELECT count(*) FROM events WHERE kind = $1 AND resource_id = $2", kind, resource_id)
-        .int64(0, 0);
+  int64_t count_events(const std::string& kind, const std::string& id) {
+    return test::count_events(db_->conninfo(), kind, id);
   }
 
   bool runs_only_on(const std::string& id, const Host& host) {
@@ -183,14 +179,7 @@ class LiveEvacuation : public ::testing::Test {
     return true;
   }
 
-  void set_maintenance(const Host& host, bool on) {
-    auto current = admin_->get("/api/v1/hosts/" + host.id).json();
-    json spec = {{"maintenance", on}};
-    if (on) spec["evacuation_concurrency"] = 1;
-    auto patched =
-        admin_->patch("/api/v1/hosts/" + host.id, {{"spec", spec}, {"generation", current["generation"]}});
-    ASSERT_EQ(patched.status, 200) << patched.body;
-  }
+  void set_maintenance(const Host& host, bool on) { test::set_maintenance(*admin_, host.id, on, 1); }
 
   json evacuated(const Host& host) {
     auto done = wait_for(

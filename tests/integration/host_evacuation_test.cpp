@@ -23,6 +23,7 @@
 #include "common/transport/curve_keys.hpp"
 #include "support/api_wait.hpp"
 #include "support/double_run_sampler.hpp"
+#include "support/evacuation_steps.hpp"
 #include "support/http_client.hpp"
 #include "support/libvirt_daemon.hpp"
 #include "support/sparkle_process.hpp"
@@ -129,10 +130,7 @@ class HostEvacuation : public ::testing::Test {
     return created.json().value("id", "");
   }
 
-  std::string host_of(const std::string& id) {
-    pg::Connection conn(db_->conninfo());
-    return std::string(conn.query("SELECT host_id FROM instances WHERE id = $1", id).text(0, 0));
-  }
+  std::string host_of(const std::string& id) { return test::host_of(db_->conninfo(), id); }
 
   // Running on `host` as the API says (converged, reported by that host) and as every libvirt
   // connection shows: there and nowhere else.
@@ -148,19 +146,11 @@ class HostEvacuation : public ::testing::Test {
   }
 
   json set_maintenance(const Host& host, bool on, int concurrency = 2) {
-    auto current = admin_->get("/api/v1/hosts/" + host.id).json();
-    json spec = {{"maintenance", on}};
-    if (on) spec["evacuation_concurrency"] = concurrency;
-    auto patched =
-        admin_->patch("/api/v1/hosts/" + host.id, {{"spec", spec}, {"generation", current["generation"]}});
-    EXPECT_EQ(patched.status, 200) << patched.body;
-    return patched.json();
+    return test::set_maintenance(*admin_, host.id, on, concurrency);
   }
 
-  int64_t count_events(const std::string& kind, const std::string& resource_id) {
-    pg::Connection conn(db_->conninfo());
-    return conn.query("SELECT count(*) FROM events WHERE kind = $1 AND resource_id = $2", kind, resource_id)
-        .int64(0, 0);
+  int64_t count_events(const std::string& kind, const std::string& id) {
+    return test::count_events(db_->conninfo(), kind, id);
   }
 
   fs::path scratch_;
