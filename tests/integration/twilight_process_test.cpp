@@ -528,5 +528,31 @@ TEST_F(TwilightProcessTest, HeartbeatsGoOnWhileALiveMigrationRuns) {
   EXPECT_EQ(migration["id"], order.id);
 }
 
+// What an administrator enrolls, and a key made ahead for a stateless node's image overlay.
+TEST_F(TwilightProcessTest, ShowKeyPrintsTheAgentsKeyAndMakesOneAhead) {
+  start_twilight("hypervisor = \"memory\"\nstorage = \"none\"\n");
+  ASSERT_TRUE(await("hello")) << "admitted with its key; see " << log_path;
+  EXPECT_EQ(twilight->terminate(), 0);
+  const auto shown = dir.path() / "key.out";
+  const auto show = twilight_binary().string() + " --config " + (dir.path() / "twilight.conf").string() +
+                    " show-key > " + shown.string();
+  ASSERT_EQ(std::system(show.c_str()), 0);
+  EXPECT_EQ(test::slurp(shown), agent_keys.public_key + "\n");
+
+  // No configuration read: the overlay's key is made on the machine that builds the image.
+  const auto key_file = dir.path() / "overlay/var/lib/twilight/agent.key";
+  const auto made = twilight_binary().string() + " --config /nonexistent show-key --key-file " +
+                    key_file.string() + " > " + shown.string();
+  ASSERT_EQ(std::system(made.c_str()), 0);
+  const auto public_key = test::slurp(shown);
+  ASSERT_EQ(public_key.size(), 41u) << public_key;
+  EXPECT_EQ(transport::load_keypair(key_file).public_key + "\n", public_key);
+  struct stat info {};
+  ASSERT_EQ(::stat(key_file.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u) << "the secret key is readable by root only";
+  ASSERT_EQ(std::system(made.c_str()), 0);
+  EXPECT_EQ(test::slurp(shown), public_key) << "an existing key is kept";
+}
+
 }  // namespace
 }  // namespace harmony::twilight

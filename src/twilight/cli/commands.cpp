@@ -8,6 +8,7 @@
 
 #include "common/config_file.hpp"
 #include "common/logging.hpp"
+#include "common/transport/curve_keys.hpp"
 #include "common/version.hpp"
 #include "twilight/agent/agent.hpp"
 #include "twilight/hypervisor/libvirt_hypervisor.hpp"
@@ -88,6 +89,14 @@ int show_bootstrap(const AgentConfig& config) {
   return 0;
 }
 
+// Made ahead, a key lets a stateless node (a network-booted image, a fresh tmpfs at every boot) keep
+// one identity: the key file goes into the image's site overlay and its public key is enrolled
+// before the node first boots.
+int show_key(const std::filesystem::path& key_file) {
+  std::cout << transport::load_or_create_keypair(key_file).public_key << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -103,6 +112,14 @@ int run_cli(int argc, char** argv) {
   auto* bootstrap = app.add_subcommand(
       "show-bootstrap",
       "print the bootstrap configuration (controllers, their key) kept in the state directory");
+  auto* key =
+      app.add_subcommand("show-key",
+                         "print this agent's CURVE public key (what Sparkle enrolls), creating the key "
+                         "pair (mode 0600) when it does not exist yet");
+  std::string key_file;
+  key->add_option("--key-file", key_file,
+                  "the key pair file (default <state_dir>/agent.key of the configuration; with this option "
+                  "no configuration is read)");
 
   try {
     app.parse(argc, argv);
@@ -111,7 +128,9 @@ int run_cli(int argc, char** argv) {
   }
 
   try {
+    if (*key && !key_file.empty()) return show_key(key_file);
     auto config = load_config(config_path);
+    if (*key) return show_key(AgentFiles{config.state_dir}.key_path());
     if (*bootstrap) return show_bootstrap(config);
     return run_agent(std::move(config));
   } catch (const std::exception& e) {

@@ -2,7 +2,7 @@
 
 namespace harmony::twilight {
 
-// `twilight [--config FILE] [run | show-bootstrap]`; returns the process exit code.
+// `twilight [--config FILE] [run | show-bootstrap | show-key [--key-file FILE]]`; returns the exit code.
 int run_cli(int argc, char** argv);
 
 }  // namespace harmony::twilight
