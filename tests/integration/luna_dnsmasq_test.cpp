@@ -39,6 +39,33 @@ struct Fixture {
     return o;
   }
 
+  fs::path state_dir() const { return dir.path() / "state"; }
+  fs::path log() const { return dir.path() / "luna.log"; }
+  fs::path pid_file() const { return state_dir() / "dnsmasq/dnsmasq.pid"; }
+
+  // A luna.conf serving the hosts of `hosts_json` on the server end; returns its path.
+  fs::path luna_conf(const std::string& hosts_json) const {
+    const auto hosts_file = dir.path() / "hosts.json";
+    write_file(hosts_file, hosts_json);
+    const auto conf = dir.path() / "luna.conf";
+    write_file(conf, "[luna]\nstate_dir = \"" + state_dir().string() + "\"\nhosts_file = \"" +
+                         hosts_file.string() + "\"\n[dhcp]\ninterface = \"" + net.server_interface() +
+                         "\"\nsubnet = \"10.99.0.0\"\ntftp_root = \"" + settings.tftp_root.string() +
+                         "\"\n[log]\nfile = \"" + log().string() + "\"\n");
+    return conf;
+  }
+
+  // The pid the pid file names once it names one other than `other`.
+  pid_t wait_for_pid_other_than(pid_t other) const {
+    pid_t pid = 0;
+    const bool named = eventually([&] {
+      std::istringstream in(read_file(pid_file()));
+      return in >> pid && pid != other;
+    });
+    if (!named) throw std::runtime_error("no dnsmasq pid file; luna log:\n" + read_file(log()));
+    return pid;
+  }
+
   static LunaDesiredState hosts(std::vector<std::string> macs) {
     LunaDesiredState d;
     d.profiles = {{"node", "vmlinuz", "initrd.img", "console=ttyS0"}};
@@ -159,30 +186,79 @@ TEST(LunaDnsmasq, ServesKnownMacsOnlyReloadsOnChangeAndRestartsWhenKilled) {
   EXPECT_NE(::kill(last_pid, 0), 0);  // gone and reaped
 }
 
+constexpr const char* kHostsJson = R"({"profiles":[{"name":"node"}],
+    "hosts":[{"id":"h1","name":"node-1","macs":["52:54:00:12:34:56"],"ip":"10.99.0.40","boot_profile":"node"}]})";
+
 TEST(LunaDnsmasq, TheDaemonServesItsHostsFileAndStopsDnsmasqOnSigterm) {
   Fixture f;
-  const auto hosts_file = f.dir.path() / "hosts.json";
-  write_file(hosts_file, R"({"profiles":[{"name":"node"}],
-    "hosts":[{"id":"h1","name":"node-1","macs":["52:54:00:12:34:56"],"ip":"10.99.0.40","boot_profile":"node"}]})");
-  const auto log = f.dir.path() / "luna.log";
-  write_file(f.dir.path() / "luna.conf",
-             "[luna]\nstate_dir = \"" + (f.dir.path() / "state").string() + "\"\nhosts_file = \"" +
-                 hosts_file.string() + "\"\n[dhcp]\ninterface = \"" + f.net.server_interface() +
-                 "\"\nsubnet = \"10.99.0.0\"\ntftp_root = \"" + f.settings.tftp_root.string() +
-                 "\"\n[log]\nfile = \"" + log.string() + "\"\n");
-  LunaProcess luna(f.dir.path() / "luna.conf", f.net.server_prefix());
-  const auto pid_file = f.dir.path() / "state/dnsmasq/dnsmasq.pid";
-  ASSERT_TRUE(eventually([&] { return fs::exists(pid_file) && !read_file(pid_file).empty(); }))
-      << read_file(log);
-  const pid_t dnsmasq_pid = std::stoi(read_file(pid_file));
+  LunaProcess luna(f.luna_conf(kHostsJson), f.net.server_prefix());
+  const pid_t dnsmasq_pid = f.wait_for_pid_other_than(0);
   f.net.set_client_mac(kKnownMac);
   auto answer = ask_dhcp(f.net, f.dir.path());
-  ASSERT_TRUE(answer.got_lease) << read_file(log);
+  ASSERT_TRUE(answer.got_lease) << read_file(f.log());
   EXPECT_EQ(answer.ip, "10.99.0.40");
   EXPECT_EQ(answer.boot_file, "undionly.kpxe");
-  ASSERT_TRUE(eventually([&] { return read_file(log).find("dhcp: lease_added") != std::string::npos; }));
+  ASSERT_TRUE(eventually([&] { return read_file(f.log()).find("dhcp: lease_added") != std::string::npos; }));
   EXPECT_EQ(luna.stop(), 0);
   EXPECT_NE(::kill(dnsmasq_pid, 0), 0) << "dnsmasq outlived luna";
+}
+
+// Outside systemd nothing else would stop it: the kernel's parent-death signal does.
+TEST(LunaDnsmasq, TheDnsmasqOfALunaKilledWithSigkillExits) {
+  Fixture f;
+  LunaProcess luna(f.luna_conf(kHostsJson), f.net.server_prefix());
+  const ProcessWatch dnsmasq(f.wait_for_pid_other_than(0));
+  // Answering: past its start, where it changes credentials (which could cancel the signal).
+  f.net.set_client_mac(kKnownMac);
+  ASSERT_TRUE(ask_dhcp(f.net, f.dir.path()).got_lease) << read_file(f.log());
+  ::kill(luna.pid(), SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !luna.running(); }));
+  EXPECT_TRUE(dnsmasq.ended_within(10s)) << "dnsmasq outlived a luna killed with SIGKILL";
+}
+
+// A dnsmasq whose death signal could not reach it (it dropped to another user, say) still holds
+// the DHCP and TFTP ports with an old configuration: the next Luna stops it, and only it.
+TEST(LunaDnsmasq, ANewLunaStopsTheDnsmasqAnEarlierOneLeftButNoOtherProcess) {
+  Fixture f;
+  const auto conf = f.luna_conf(kHostsJson);
+  const auto paths = DnsmasqPaths::in(f.state_dir() / "dnsmasq");
+  fs::create_directories(f.state_dir() / "dnsmasq");
+
+  // The pid file names a process that is not dnsmasq (the pid was reused): left alone.
+  ChildGuard other(spawn_child({"sleep", "30"}));
+  write_file(paths.pid, std::to_string(other.pid()) + "\n");
+  {
+    LunaProcess luna(conf, f.net.server_prefix());
+    f.wait_for_pid_other_than(other.pid());
+    EXPECT_EQ(luna.stop(), 0);
+  }
+  EXPECT_FALSE(reap_child(other.pid())) << "luna killed a process that was not its dnsmasq";
+
+  // A dnsmasq with Luna's configuration file, started by hand as an earlier Luna would have,
+  // whose hosts file reserves another address (.20) than the new Luna's (.40).
+  auto stale_config = render_dnsmasq(f.settings, Fixture::hosts({kKnownMac}), paths);
+  write_file(paths.conf, stale_config.conf);
+  write_file(paths.hosts, stale_config.hosts);
+  fs::remove(paths.pid);  // the first Luna's
+  auto argv = f.net.server_prefix();
+  argv.insert(argv.end(),
+              {"dnsmasq", "--keep-in-foreground", "--log-facility=-", "--conf-file=" + paths.conf.string()});
+  ChildGuard stale(spawn_child(argv));
+  ASSERT_EQ(f.wait_for_pid_other_than(0), stale.pid());
+  const ProcessWatch stale_watch(stale.pid());
+
+  LunaProcess luna(conf, f.net.server_prefix());
+  EXPECT_TRUE(stale_watch.ended_within(10s)) << read_file(f.log());
+  const pid_t fresh = f.wait_for_pid_other_than(stale.pid());
+  f.net.set_client_mac(kKnownMac);
+  auto answer = ask_dhcp(f.net, f.dir.path());
+  ASSERT_TRUE(answer.got_lease) << read_file(f.log());
+  EXPECT_EQ(answer.ip, "10.99.0.40") << "answered by the old dnsmasq";
+  EXPECT_EQ(::kill(fresh, 0), 0) << read_file(f.log());
+  EXPECT_NE(read_file(f.log()).find("left by an earlier luna (pid " + std::to_string(stale.pid())),
+            std::string::npos)
+      << read_file(f.log());
+  EXPECT_EQ(luna.stop(), 0);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,6 +240,46 @@ class LunaProcess {
  private:
   pid_t pid_ = -1;
   ChildExit exit_;
+};
+
+// Watches a process that need not be a child of the test (a daemon's child, say): opened while it
+// runs, so that a later process with the same pid is never mistaken for it.
+class ProcessWatch {
+ public:
+  explicit ProcessWatch(pid_t pid) : fd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U))) {
+    if (fd_ < 0) throw std::runtime_error("pidfd_open " + std::to_string(pid) + " failed: gone already?");
+  }
+  // One that outlived the test (it failed) is killed: it would hold the test's output open.
+  ~ProcessWatch() {
+    if (!ended_within(0ms)) ::syscall(SYS_pidfd_send_signal, fd_, SIGKILL, nullptr, 0U);
+    ::close(fd_);
+  }
+  ProcessWatch(const ProcessWatch&) = delete;
+  ProcessWatch& operator=(const ProcessWatch&) = delete;
+
+  // Whether it ended (a zombie nobody reaped yet counts) within `limit`.
+  bool ended_within(std::chrono::milliseconds limit) const {
+    pollfd item{fd_, POLLIN, 0};
+    return ::poll(&item, 1, static_cast<int>(limit.count())) > 0;
+  }
+
+ private:
+  int fd_;
+};
+
+// Kills (SIGKILL) and reaps a child of the test that is still running when it goes out of scope.
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ~ChildGuard() {
+    if (!reap_child(pid_)) stop_child(pid_, SIGKILL, 1s);
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
 };
 
 // Polls `condition` every 50 ms until it holds or `limit` runs out.

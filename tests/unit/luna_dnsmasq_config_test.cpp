@@ -5,6 +5,7 @@
 #include "integration/luna_test_support.hpp"
 #include "luna/dnsmasq/dhcp_events.hpp"
 #include "luna/dnsmasq/dnsmasq_config.hpp"
+#include "luna/dnsmasq/stale_dnsmasq.hpp"
 
 // The dnsmasq configuration Luna renders: against golden files (HARMONY_UPDATE_GOLDEN=1 rewrites
 // them), and through `dnsmasq --test`, which refuses any option it does not understand.
@@ -156,6 +157,28 @@ TEST(LunaDhcpEvents, ReaderReturnsOnlyNewCompleteLines) {
   auto third = reader.read_new();
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].kind, DhcpEvent::Kind::lease_released);
+}
+
+// Which process a pid file may name and still be stopped as a dnsmasq an earlier Luna left.
+TEST(LunaStaleDnsmasq, OnlyTheSameProgramWithLunasConfigurationFile) {
+  using namespace std::string_literals;
+  const fs::path conf = "/var/lib/luna/dnsmasq/dnsmasq.conf";
+  EXPECT_TRUE(runs_with_config(
+      "dnsmasq\0--keep-in-foreground\0--conf-file=/var/lib/luna/dnsmasq/dnsmasq.conf\0"s, "dnsmasq", conf));
+  EXPECT_TRUE(
+      runs_with_config("/usr/sbin/dnsmasq\0-C\0/var/lib/luna/dnsmasq/dnsmasq.conf\0"s, "dnsmasq", conf));
+  EXPECT_TRUE(runs_with_config("dnsmasq\0--conf-file=/var/lib/luna/dnsmasq/dnsmasq.conf\0"s,
+                               "/usr/sbin/dnsmasq", conf));
+  // Another configuration (another Luna, the distribution's own dnsmasq).
+  EXPECT_FALSE(runs_with_config("dnsmasq\0--conf-file=/etc/dnsmasq.conf\0"s, "dnsmasq", conf));
+  EXPECT_FALSE(
+      runs_with_config("dnsmasq\0--conf-file=/var/lib/luna/dnsmasq/dnsmasq.conf.old\0"s, "dnsmasq", conf));
+  EXPECT_FALSE(runs_with_config("dnsmasq\0"s, "dnsmasq", conf));
+  // Another program that merely names the file.
+  EXPECT_FALSE(runs_with_config("vi\0--conf-file=/var/lib/luna/dnsmasq/dnsmasq.conf\0"s, "dnsmasq", conf));
+  EXPECT_FALSE(runs_with_config("less\0/var/lib/luna/dnsmasq/dnsmasq.conf\0"s, "dnsmasq", conf));
+  // A zombie's command line is empty.
+  EXPECT_FALSE(runs_with_config("", "dnsmasq", conf));
 }
 
 }  // namespace

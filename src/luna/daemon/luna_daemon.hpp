@@ -35,7 +35,8 @@ class LunaDaemon {
   LunaDaemon(const LunaDaemon&) = delete;
   LunaDaemon& operator=(const LunaDaemon&) = delete;
 
-  // Serves until stop(); returns the exit code.
+  // Serves until stop(); returns the exit code. Call it on the main thread (or one that lives
+  // until the process ends): dnsmasq is started from it and dies when that thread ends.
   int run();
   // Async-signal-safe: only sets a flag the loop checks every 100 ms.
   void stop() { stopping_.store(true); }

@@ -67,7 +67,13 @@ std::string render_conf(const DhcpSettings& settings, const DnsmasqPaths& paths)
          "port=0\n"
       << "interface=" << settings.interface << "\n"
       << "bind-interfaces\n"
-      << "user=" << settings.user << "\n"
+      << "user=" << settings.user
+      << "\n"
+      // Else dnsmasq changes to its default group (dip), and any change of its credentials makes the
+      // kernel forget the death signal that stops it with a Luna killed by SIGKILL.
+      << (settings.user == "root"
+              ? "# Its own group: a new one would cancel the signal that stops it with luna.\ngroup=root\n"
+              : "")
       << "pid-file=" << paths.pid.string() << "\n"
       << "# Only reserved addresses: a MAC that is not in the hosts file gets no answer.\n"
       << "dhcp-range=" << settings.subnet << ",static," << settings.netmask << "," << settings.lease_time

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "common/logging.hpp"
+#include "luna/dnsmasq/stale_dnsmasq.hpp"
 #include "luna/process/child_process.hpp"
 
 namespace harmony::luna {
@@ -27,6 +28,7 @@ void write_atomically(const fs::path& path, const std::string& content, fs::perm
   fs::rename(temporary, path);
 }
 
+constexpr auto kStopGrace = std::chrono::milliseconds(3000);
 constexpr auto kFilePerms = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
 constexpr auto kScriptPerms = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
 
@@ -94,7 +96,7 @@ void DnsmasqSupervisor::stop() {
   restart_at_.reset();
   reload_pending_ = false;
   if (!pid_) return;
-  const auto exit = stop_child(*pid_, SIGTERM, std::chrono::seconds(3));
+  const auto exit = stop_child(*pid_, SIGTERM, kStopGrace);
   log_->info("dnsmasq (pid {}) stopped: {}", *pid_, exit.describe());
   pid_.reset();
 }
@@ -104,13 +106,18 @@ void DnsmasqSupervisor::start() {
   // A fresh process reads the current hosts file anyway.
   reload_pending_ = false;
   if (!current_) return;
+  // Before the pid file goes: it is how a dnsmasq that outlived an earlier Luna is found.
+  stop_stale_dnsmasq(options_.paths.pid, options_.binary, options_.paths.conf, kStopGrace, *log_);
   std::error_code ignored;
   fs::remove(options_.paths.pid, ignored);
   auto argv = options_.command_prefix;
   argv.insert(argv.end(), {options_.binary, "--keep-in-foreground", "--log-facility=-",
                            "--conf-file=" + options_.paths.conf.string()});
   try {
-    pid_ = spawn_child(argv);
+    // A Luna killed with SIGKILL cannot stop dnsmasq; the kernel then sends it SIGTERM. The signal
+    // is tied to the thread that forks, so start() must only run on a thread that lives as long as
+    // Luna (see the class comment).
+    pid_ = spawn_child_bound_to_thread(argv, SIGTERM);
   } catch (const std::system_error& e) {
     log_->error("cannot start dnsmasq: {}; trying again in {} ms", e.what(), options_.restart_delay.count());
     restart_at_ = std::chrono::steady_clock::now() + options_.restart_delay;

@@ -25,7 +25,11 @@ struct DnsmasqSupervisorOptions {
 // Runs dnsmasq as a child process and keeps it matching the rendered configuration: the hosts
 // file alone changed -> SIGHUP (dnsmasq re-reads it, leases stay); the main configuration
 // changed -> restart; it died -> started again after restart_delay. Not thread-safe: one thread
-// calls apply() and poll().
+// calls apply() and poll(), and it must live as long as the daemon (Luna's main thread): dnsmasq
+// gets SIGTERM from the kernel when the thread that forked it ends, so that a Luna killed with
+// SIGKILL takes its dnsmasq along; a short-lived thread would take it along early. dnsmasq loses
+// that signal if it drops to another user than root (dhcp.user): a dnsmasq that outlived its
+// Luna anyway is found through its pid file and stopped when the next one starts.
 class DnsmasqSupervisor {
  public:
   explicit DnsmasqSupervisor(DnsmasqSupervisorOptions options);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,8 @@ struct ChildSetup {
   int stdin_fd = -1;
   int output_fd = -1;
   int error_fd = -1;  // carries errno to the parent when exec fails
+  int parent_death_signal = 0;
+  pid_t parent = 0;
 };
 
 [[noreturn]] void exec_child(const ChildSetup& setup) {
@@ -70,6 +73,13 @@ struct ChildSetup {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGHUP, SIGTERM, SIGINT}) ::signal(sig, SIG_DFL);
+  // After the defaults are back: a death signal caught by a handler inherited from the daemon
+  // would be lost.
+  if (setup.parent_death_signal != 0) {
+    if (::prctl(PR_SET_PDEATHSIG, setup.parent_death_signal) != 0) fail();
+    // The parent may have died between fork and prctl: then nobody would ever send the signal.
+    if (::getppid() != setup.parent) ::_exit(127);
+  }
   int in = setup.stdin_fd;
   if (in < 0) in = ::open("/dev/null", O_RDONLY);
   if (in < 0 || ::dup2(in, STDIN_FILENO) < 0) fail();
@@ -83,7 +93,7 @@ struct ChildSetup {
   ::_exit(127);
 }
 
-pid_t start(const std::vector<std::string>& argv, int stdin_fd, int output_fd) {
+pid_t start(const std::vector<std::string>& argv, int stdin_fd, int output_fd, int parent_death_signal = 0) {
   if (argv.empty()) throw std::invalid_argument("empty argument vector");
   const auto program = find_executable(argv[0]);
   if (!program) throw std::system_error(ENOENT, std::generic_category(), argv[0] + " not found on PATH");
@@ -93,7 +103,8 @@ pid_t start(const std::vector<std::string>& argv, int stdin_fd, int output_fd) {
   args.push_back(nullptr);
 
   Pipe exec_error;
-  ChildSetup setup{program_path.c_str(), args.data(), stdin_fd, output_fd, exec_error.write.fd};
+  ChildSetup setup{program_path.c_str(), args.data(),         stdin_fd,  output_fd,
+                   exec_error.write.fd,  parent_death_signal, ::getpid()};
   const pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
   if (pid == 0) exec_child(setup);
@@ -163,6 +174,10 @@ std::optional<std::filesystem::path> find_executable(const std::string& name) {
 
 pid_t spawn_child(const std::vector<std::string>& argv) {
   return start(argv, -1, -1);
+}
+
+pid_t spawn_child_bound_to_thread(const std::vector<std::string>& argv, int parent_death_signal) {
+  return start(argv, -1, -1, parent_death_signal);
 }
 
 std::optional<ChildExit> reap_child(pid_t pid) {

@@ -28,6 +28,13 @@ struct ChildExit {
 // its pid. Throws std::system_error when it cannot be started.
 pid_t spawn_child(const std::vector<std::string>& argv);
 
+// Like spawn_child, but the kernel sends `parent_death_signal` to the child when the *thread*
+// calling this exits (prctl PR_SET_PDEATHSIG): call it from a thread that lives as long as the
+// process, or the child is signalled when that thread ends. The setting survives exec, but the
+// kernel clears it when the child execs a set-user-ID binary or changes its user or group (a
+// program that drops privileges loses it).
+pid_t spawn_child_bound_to_thread(const std::vector<std::string>& argv, int parent_death_signal);
+
 // Reaps `pid` if it ended, without waiting.
 std::optional<ChildExit> reap_child(pid_t pid);
 
