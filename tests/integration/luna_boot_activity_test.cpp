@@ -4,6 +4,7 @@
 #include "common/transport/curve_keys.hpp"
 #include "integration/luna_test_support.hpp"
 #include "support/http_client.hpp"
+#include "support/seeded_tenant.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
 
@@ -58,10 +59,11 @@ TEST_F(LunaBootActivity, TheLeaseAndTheBootRequestOfAHostShowInItsProvisioning) 
 
   HttpClient admin(sparkle_->port());
   ASSERT_EQ(admin.login(harmony::test::SparkleProcess::kAdminUser, sparkle_->admin_password()).status, 201);
-  auto luna_row =
-      db().query("INSERT INTO luna_services (name, curve_public_key) VALUES ('luna-boot', $1) RETURNING id",
-                 keys.public_key);
-  const std::string luna_id(luna_row.text(0, 0));
+  // Enrolled the way an operator does it: the key from <state_dir>/luna.key, through the API.
+  auto enrolled =
+      admin.post("/api/v1/luna-services", {{"name", "luna-boot"}, {"curve_public_key", keys.public_key}});
+  ASSERT_EQ(enrolled.status, 201) << enrolled.body;
+  const std::string luna_id = enrolled.json()["id"];
   auto host = admin.post("/api/v1/hosts", {{"name", "boot-node"}});
   ASSERT_EQ(host.status, 201) << host.body;
   const std::string host_id = host.json()["id"];
@@ -191,7 +193,103 @@ TEST_F(LunaBootActivity, TheLeaseAndTheBootRequestOfAHostShowInItsProvisioning) 
   EXPECT_EQ(admin.del("/api/v1/boot-profiles/rescue").status, 204);
   EXPECT_EQ(admin.get("/api/v1/boot-profiles/rescue").status, 404);
   EXPECT_EQ(admin.del("/api/v1/boot-profiles/rescue").status, 404);
+
+  // Once its host is gone the Luna can be removed: the hub refuses its connection's next message.
+  EXPECT_EQ(admin.del("/api/v1/luna-services/" + luna_id).status, 409);
+  ASSERT_EQ(admin.del("/api/v1/hosts/" + host_id).status, 202);
+  auto removed = admin.del("/api/v1/luna-services/" + luna_id);
+  ASSERT_EQ(removed.status, 204) << removed.body;
+  EXPECT_TRUE(eventually([&] { return read_file(log).find("not_enrolled") != std::string::npos; }))
+      << read_file(log);
   EXPECT_EQ(luna.stop(), 0);
+}
+
+// The key of a Luna that does not exist: its Z85 text only matters.
+std::string spare_key() {
+  return transport::generate_curve_keypair().public_key;
+}
+
+TEST_F(LunaBootActivity, AnAdministratorEnrollsAndRemovesALuna) {
+  HttpClient admin(sparkle_->port());
+  ASSERT_EQ(admin.login(harmony::test::SparkleProcess::kAdminUser, sparkle_->admin_password()).status, 201);
+  const auto key = spare_key();
+  auto created = admin.post("/api/v1/luna-services", {{"name", "luna-rack2"}, {"curve_public_key", key}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = created.json()["id"];
+  EXPECT_EQ(created.header("location"), "/api/v1/luna-services/" + id);
+  auto got = admin.get("/api/v1/luna-services/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), created.json());
+  EXPECT_EQ(got.json()["name"], "luna-rack2");
+  EXPECT_EQ(got.json()["curve_public_key"], key);
+  EXPECT_EQ(got.json()["key_fingerprint"], transport::key_fingerprint(key));
+  EXPECT_EQ(got.json()["enrollment"], "enrolled");
+  EXPECT_EQ(got.json()["connected"], false);
+  EXPECT_EQ(got.json()["hosts_served"], 0);
+
+  auto refused = [&](const json& body) { return admin.post("/api/v1/luna-services", body); };
+  auto same_name = refused({{"name", "luna-rack2"}, {"curve_public_key", spare_key()}});
+  EXPECT_EQ(same_name.status, 409) << same_name.body;
+  EXPECT_EQ(same_name.json()["error"]["field"], "name");
+  auto same_key = refused({{"name", "luna-rack3"}, {"curve_public_key", key}});
+  EXPECT_EQ(same_key.status, 409) << same_key.body;
+  EXPECT_EQ(same_key.json()["error"]["field"], "curve_public_key");
+  // A key is one agent's identity: a host's key cannot make a Luna.
+  const auto host_key = spare_key();
+  auto host = admin.post("/api/v1/hosts", {{"name", "enroll-node"}, {"curve_public_key", host_key}});
+  ASSERT_EQ(host.status, 201) << host.body;
+  const std::string host_id = host.json()["id"];
+  auto hosts_key = refused({{"name", "luna-rack3"}, {"curve_public_key", host_key}});
+  EXPECT_EQ(hosts_key.status, 409) << hosts_key.body;
+  EXPECT_EQ(hosts_key.json()["error"]["field"], "curve_public_key");
+  auto bad_key = refused({{"name", "luna-rack3"}, {"curve_public_key", "not-a-key"}});
+  EXPECT_EQ(bad_key.status, 400) << bad_key.body;
+  EXPECT_EQ(bad_key.json()["error"]["field"], "curve_public_key");
+  EXPECT_EQ(refused({{"name", "luna-rack3"}}).json()["error"]["field"], "curve_public_key");
+  auto bad_name = refused({{"name", "-rack 3"}, {"curve_public_key", spare_key()}});
+  EXPECT_EQ(bad_name.status, 400) << bad_name.body;
+  EXPECT_EQ(bad_name.json()["error"]["field"], "name");
+  EXPECT_EQ(refused({{"name", "luna-rack3"}, {"curve_public_key", spare_key()}, {"enrollment", "enrolled"}})
+                .json()["error"]["field"],
+            "enrollment");
+
+  // Only system administrators.
+  {
+    auto sql = db();
+    harmony::test::seed_member_tenant(sql, "enroll", "enroll-member", "member-password-1");
+  }
+  HttpClient member(sparkle_->port());
+  ASSERT_EQ(member.login("enroll-member", "member-password-1", "enroll").status, 201);
+  auto forbidden =
+      member.post("/api/v1/luna-services", {{"name", "luna-rack3"}, {"curve_public_key", spare_key()}});
+  EXPECT_EQ(forbidden.status, 403) << forbidden.body;
+  EXPECT_EQ(member.del("/api/v1/luna-services/" + id).status, 403);
+  HttpClient anonymous(sparkle_->port());
+  EXPECT_EQ(
+      anonymous.post("/api/v1/luna-services", {{"name", "x"}, {"curve_public_key", spare_key()}}).status,
+      401);
+
+  // A Luna a live host boots from stays; once the host is gone, it goes.
+  ASSERT_EQ(admin.put("/api/v1/boot-profiles/enroll", json::object()).status, 201);
+  auto provisioned = admin.put(
+      "/api/v1/hosts/" + host_id + "/provisioning",
+      {{"luna_id", id}, {"macs", {"52:54:00:12:34:59"}}, {"ip", "10.98.0.20"}, {"boot_profile", "enroll"}});
+  ASSERT_EQ(provisioned.status, 200) << provisioned.body;
+  auto in_use = admin.del("/api/v1/luna-services/" + id);
+  EXPECT_EQ(in_use.status, 409) << in_use.body;
+  EXPECT_EQ(in_use.json()["error"]["code"], "in_use");
+  EXPECT_EQ(admin.get("/api/v1/luna-services/" + id).json()["hosts_served"], 1);
+  auto host_gone = admin.del("/api/v1/hosts/" + host_id);
+  ASSERT_EQ(host_gone.status, 202) << host_gone.body;
+  EXPECT_EQ(admin.del("/api/v1/luna-services/" + id).status, 204);
+  EXPECT_EQ(admin.get("/api/v1/luna-services/" + id).status, 404);
+  EXPECT_EQ(admin.del("/api/v1/luna-services/" + id).status, 404);
+  for (const auto& item : admin.get("/api/v1/luna-services").json()["items"]) EXPECT_NE(item["id"], id);
+  // Its name and key are free again.
+  auto again = admin.post("/api/v1/luna-services", {{"name", "luna-rack2"}, {"curve_public_key", key}});
+  EXPECT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(admin.del("/api/v1/luna-services/" + again.json()["id"].get<std::string>()).status, 204);
+  EXPECT_EQ(admin.del("/api/v1/boot-profiles/enroll").status, 204);
 }
 
 }  // namespace

@@ -91,6 +91,9 @@ struct AgentHub::State {
   // Lunas heard from since the last flush (their last_seen_at).
   std::set<std::string> luna_ids;
   std::set<std::string> lunas_heard;
+  // Lunas removed through the API while this hub ran: ZAP refuses their key on a new connection,
+  // and a connection made before is refused here at its next message.
+  std::set<std::string> removed_lunas;
 };
 
 AgentHub::AgentHub(pg::Pool& db, const std::string& conninfo, const Leadership& leadership,
@@ -159,6 +162,12 @@ void AgentHub::run() {
     auto route = s.routes.find(host_id);
     return route != s.routes.end() && s.router->send(route->second, proto::encode(message));
   };
+  auto refresh_lunas = [&](std::set<std::string> lunas) {
+    for (const auto& id : s.luna_ids) {
+      if (!lunas.contains(id)) s.removed_lunas.insert(id);
+    }
+    s.luna_ids = std::move(lunas);
+  };
   // Builds the documents of `host_ids` again from the database, keeps them and sends them.
   auto rebuild_and_send = [&](const std::vector<std::string>& host_ids,
                               std::chrono::steady_clock::time_point now) {
@@ -168,10 +177,11 @@ void AgentHub::run() {
       auto conn = db_.acquire();
       // A Luna gets the hosts it serves, then every fence request it has not answered yet; its
       // document is never kept, so that a resend also carries the open requests.
-      auto lunas = luna_service_ids(*conn);
-      s.luna_ids = lunas;
+      refresh_lunas(luna_service_ids(*conn));
+      const auto& lunas = s.luna_ids;
       std::vector<std::string> hosts;
       for (const auto& id : host_ids) {
+        if (s.removed_lunas.contains(id)) continue;
         if (!lunas.contains(id)) {
           hosts.push_back(id);
           continue;
@@ -229,6 +239,11 @@ void AgentHub::run() {
         const std::string host_id = inbound->user_id;
         if (host_id.empty()) continue;
         if (auto& route = s.routes[host_id]; route != inbound->identity) route = inbound->identity;
+        if (s.removed_lunas.contains(host_id)) {
+          reply_error(host_id, "not_enrolled", "this Luna was removed: enroll its key again", std::nullopt);
+          s.routes.erase(host_id);
+          continue;
+        }
         auto decoded = proto::decode(inbound->payload);
         if (!decoded) {
           ++counters_.malformed;
@@ -365,7 +380,7 @@ void AgentHub::run() {
         int64_t epoch = leadership_.current_epoch();
         {
           auto conn = db_.acquire();
-          s.luna_ids = luna_service_ids(*conn);
+          refresh_lunas(luna_service_ids(*conn));
         }
         if (auto closed = s.staleness->closed_because(now); closed.empty()) {
           mark_stale_hosts(db_, epoch, options_.stale_after.count());

@@ -5,6 +5,8 @@
 #include "common/transport/curve_keys.hpp"
 #include "sparkle/api/json_body.hpp"
 #include "sparkle/auth/access.hpp"
+#include "sparkle/network/host_spec.hpp"
+#include "sparkle/network/resource_http.hpp"
 
 namespace harmony::sparkle {
 namespace {
@@ -54,6 +56,76 @@ Response get_luna(ApiContext& ctx, Request& request) {
   auto rows = conn->query(std::string(kLunaColumns) + " WHERE l.id = $2", connected_within(ctx), id);
   if (rows.empty()) throw not_found("luna service");
   return Response::json(200, luna_json(rows, 0));
+}
+
+// An administrator vouches for the key, as with POST /hosts and a curve_public_key: the Luna that
+// proves it is admitted at once. A key is one agent's identity, so a host's key is refused too.
+Response create_luna(ApiContext& ctx, Request& request) {
+  require_system_admin(ctx.auth.require(request));
+  auto body = parse_json_object(request);
+  BodyReader in(body);
+  in.only({"name", "curve_public_key"});
+  const auto name = in.required_name("name");
+  const auto key = in.required_string("curve_public_key", 64);
+  if (!net::is_z85_key(key)) {
+    throw bad_request("curve_public_key", "curve_public_key must be a 40-character Z85 CURVE public key");
+  }
+  auto out = ctx.db.transact([&](pg::Connection& conn) {
+    if (!conn.query("SELECT 1 FROM hosts WHERE curve_public_key = $1 AND deleted_at IS NULL", key).empty()) {
+      throw ApiError(409, "key_taken", "a host has this CURVE public key", "curve_public_key");
+    }
+    try {
+      auto inserted = conn.query(
+          "INSERT INTO luna_services (name, curve_public_key, enrollment) VALUES ($1, $2, 'enrolled')"
+          " RETURNING id",
+          name, key);
+      return luna_json(conn.query(std::string(kLunaColumns) + " WHERE l.id = $2", connected_within(ctx),
+                                  std::string(inserted.text(0, 0))),
+                       0);
+    } catch (const pg::DbError& e) {
+      if (net::violates(e, "luna_services_name_key")) {
+        throw ApiError(409, "name_taken", "a Luna named " + name + " already exists", "name");
+      }
+      if (net::violates(e, "luna_services_curve_public_key_key")) {
+        throw ApiError(409, "key_taken", "another Luna has this CURVE public key", "curve_public_key");
+      }
+      throw;
+    }
+  });
+  const auto id = out.at("id").get<std::string>();
+  request.audit_target_type = "luna_service";
+  request.audit_target_id = id;
+  return Response::json(201, out).with_header("Location", "/api/v1/luna-services/" + id);
+}
+
+// The row goes: its key is refused from then on (the agent hub reloads enrolled keys every second).
+// What only this Luna's history refers to goes with it: its fence requests, the last boot activity
+// it reported (the events keep the history) and the provisioning of deleted hosts.
+Response delete_luna(ApiContext& ctx, Request& request) {
+  require_system_admin(ctx.auth.require(request));
+  const auto& id = require_uuid_param(request, "id", "luna service");
+  ctx.db.transact([&](pg::Connection& conn) {
+    if (conn.query("SELECT 1 FROM luna_services WHERE id = $1 FOR UPDATE", id).empty()) {
+      throw not_found("luna service");
+    }
+    auto served = conn.query(
+        "SELECT count(*) FROM host_provisioning p JOIN hosts h ON h.id = p.host_id"
+        " WHERE p.luna_id = $1 AND h.deleted_at IS NULL",
+        id);
+    if (served.int64(0, 0) > 0) {
+      throw ApiError(409, "in_use",
+                     "this Luna serves " + std::to_string(served.int64(0, 0)) +
+                         " host(s): give them another Luna or remove their provisioning first",
+                     "id");
+    }
+    conn.query("DELETE FROM host_provisioning WHERE luna_id = $1", id);
+    conn.query("DELETE FROM fence_requests WHERE luna_id = $1", id);
+    conn.query("DELETE FROM host_boot_activity WHERE luna_id = $1", id);
+    conn.query("DELETE FROM luna_services WHERE id = $1", id);
+  });
+  request.audit_target_type = "luna_service";
+  request.audit_target_id = id;
+  return Response::no_content();
 }
 
 const std::string& profile_name(const Request& request) {
@@ -161,6 +233,8 @@ Response delete_profile(ApiContext& ctx, Request& request) {
 void register_luna_service_routes(Router& router, ApiContext& ctx) {
   router.add("GET", "/api/v1/luna-services", [&ctx](Request& r) { return list_lunas(ctx, r); });
   router.add("GET", "/api/v1/luna-services/{id}", [&ctx](Request& r) { return get_luna(ctx, r); });
+  router.add("POST", "/api/v1/luna-services", [&ctx](Request& r) { return create_luna(ctx, r); });
+  router.add("DELETE", "/api/v1/luna-services/{id}", [&ctx](Request& r) { return delete_luna(ctx, r); });
   router.add("GET", "/api/v1/boot-profiles", [&ctx](Request& r) { return list_profiles(ctx, r); });
   router.add("GET", "/api/v1/boot-profiles/{name}", [&ctx](Request& r) { return get_profile(ctx, r); });
   router.add("PUT", "/api/v1/boot-profiles/{name}", [&ctx](Request& r) { return put_profile(ctx, r); });
