@@ -14,11 +14,11 @@
 //
 // Path and body placeholders name fixture objects of tenant A ({instance}, {volume}, ...), tenant
 // ids ({tenant} is A, {other_tenant} is B), {node_image_file} (a file role: kernel), {unique} (a fresh word
-// per request, for names) and {seq} (a fresh small number per request, for CIDRs and bridge names). An entry
-// with "fresh" gets a new object for the last placeholder of its path for every persona (and for DELETE
-// /auth/tokens/current a new token of the caller), so that one persona's DELETE or state change cannot change
-// the next persona's answer. PATCH requests carry If-Match with the target's current generation, read by the
-// system administrator just before.
+// per request, for names), {curve_key} (a fresh CURVE public key per request) and {seq} (a fresh small number
+// per request, for CIDRs and bridge names). An entry with "fresh" gets a new object for the last placeholder
+// of its path for every persona (and for DELETE /auth/tokens/current a new token of the caller), so that one
+// persona's DELETE or state change cannot change the next persona's answer. PATCH requests carry If-Match
+// with the target's current generation, read by the system administrator just before.
 
 #include <gtest/gtest.h>
 
@@ -36,6 +36,7 @@
 
 #include "common/crypto/random_token.hpp"
 #include "common/pg/connection.hpp"
+#include "common/transport/curve_keys.hpp"
 #include "support/http_client.hpp"
 #include "support/sparkle_process.hpp"
 #include "support/test_database.hpp"
@@ -262,6 +263,13 @@ class AuthzMatrixTest : public ::testing::Test {
     return id;
   }
 
+  static std::string make_luna() {
+    return created_id(admin_->post("/api/v1/luna-services",
+                                   {{"name", "luna-" + word()},
+                                    {"curve_public_key", transport::generate_curve_keypair().public_key}}),
+                      "create luna service");
+  }
+
   // An empty tenant in which A's reader, member and admin hold the roles they hold in A.
   static std::string make_tenant() {
     auto id = created_id(admin_->post("/api/v1/tenants", {{"name", "tenant-" + word()}}), "create tenant");
@@ -299,6 +307,7 @@ class AuthzMatrixTest : public ::testing::Test {
     if (placeholder == "public_image") return {{"public_image", make_image(true, false)}};
     if (placeholder == "affinity_group") return {{"affinity_group", make_group()}};
     if (placeholder == "host") return {{"host", make_host()}};
+    if (placeholder == "luna") return {{"luna", make_luna()}};
     if (placeholder == "node_image") return {{"node_image", make_node_image()}};
     if (placeholder == "user") return {{"user", make_user(values_.at("tenant"), "member").id}};
     if (placeholder == "other_user")
@@ -378,6 +387,7 @@ class AuthzMatrixTest : public ::testing::Test {
       }
     }
     values["unique"] = word();
+    values["curve_key"] = transport::generate_curve_keypair().public_key;
     // Only the requests that use it count, so that it stays a valid CIDR octet.
     if (entry.contains("body") && entry.at("body").dump().find("{seq}") != std::string::npos) ++seq_;
     values["seq"] = std::to_string(seq_);
