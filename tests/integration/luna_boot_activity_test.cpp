@@ -59,11 +59,33 @@ TEST_F(LunaBootActivity, TheLeaseAndTheBootRequestOfAHostShowInItsProvisioning) 
 
   HttpClient admin(sparkle_->port());
   ASSERT_EQ(admin.login(harmony::test::SparkleProcess::kAdminUser, sparkle_->admin_password()).status, 201);
-  // Enrolled the way an operator does it: the key from <state_dir>/luna.key, through the API.
+  const auto log = luna_log_path(dir.path());
+  write_file(dir.path() / "luna.conf",
+             "[luna]\nstate_dir = \"" + state.string() + "\"\n[controller]\nendpoints = [\"" +
+                 sparkle_->agent_endpoint() + "\"]\nserver_public_key = \"" +
+                 sparkle_->agent_server_public_key() + "\"\nheartbeat_seconds = 1\n[dhcp]\ndnsmasq = \"" +
+                 wrapper.string() + "\"\ninterface = \"" + net.server_interface() +
+                 "\"\nsubnet = \"10.99.0.0\"\ntftp_root = \"" + tftp_root.string() +
+                 "\"\nrestart_delay_ms = 200\n[log]\nfile = \"" + log.string() + "\"\n");
+  LunaProcess luna(dir.path() / "luna.conf");
+  // SIGTERM even when an assertion ends the test early: Luna then stops its dnsmasq (a SIGKILL
+  // would leave it running).
+  struct StopLuna {
+    LunaProcess& luna;
+    ~StopLuna() { luna.stop(); }
+  } stop_luna{luna};
+  // Enrolled the way an operator does it: Luna runs, its key waits as a pending host, and the
+  // administrator enrolls the key of <state_dir>/luna.key through the API.
+  ASSERT_TRUE(eventually([&] {
+    auto pending = admin.get("/api/v1/hosts?enrollment=pending");
+    return pending.body.find(keys.public_key) != std::string::npos;
+  })) << read_file(log);
+  EXPECT_NE(read_file(log).find(transport::key_fingerprint(keys.public_key)), std::string::npos);
   auto enrolled =
       admin.post("/api/v1/luna-services", {{"name", "luna-boot"}, {"curve_public_key", keys.public_key}});
   ASSERT_EQ(enrolled.status, 201) << enrolled.body;
   const std::string luna_id = enrolled.json()["id"];
+  EXPECT_EQ(admin.get("/api/v1/hosts?enrollment=pending").body.find(keys.public_key), std::string::npos);
   auto host = admin.post("/api/v1/hosts", {{"name", "boot-node"}});
   ASSERT_EQ(host.status, 201) << host.body;
   const std::string host_id = host.json()["id"];
@@ -93,21 +115,6 @@ TEST_F(LunaBootActivity, TheLeaseAndTheBootRequestOfAHostShowInItsProvisioning) 
   EXPECT_TRUE(provisioned.json()["last_lease"].is_null());
   EXPECT_TRUE(provisioned.json()["last_boot"].is_null());
 
-  const auto log = luna_log_path(dir.path());
-  write_file(dir.path() / "luna.conf",
-             "[luna]\nstate_dir = \"" + state.string() + "\"\n[controller]\nendpoints = [\"" +
-                 sparkle_->agent_endpoint() + "\"]\nserver_public_key = \"" +
-                 sparkle_->agent_server_public_key() + "\"\nheartbeat_seconds = 1\n[dhcp]\ndnsmasq = \"" +
-                 wrapper.string() + "\"\ninterface = \"" + net.server_interface() +
-                 "\"\nsubnet = \"10.99.0.0\"\ntftp_root = \"" + tftp_root.string() +
-                 "\"\nrestart_delay_ms = 200\n[log]\nfile = \"" + log.string() + "\"\n");
-  LunaProcess luna(dir.path() / "luna.conf");
-  // SIGTERM even when an assertion ends the test early: Luna then stops its dnsmasq (a SIGKILL
-  // would leave it running).
-  struct StopLuna {
-    LunaProcess& luna;
-    ~StopLuna() { luna.stop(); }
-  } stop_luna{luna};
   ASSERT_TRUE(eventually([&] {
     return read_file(log).find("1 hosts, 1 boot profiles") != std::string::npos;
   })) << read_file(log);

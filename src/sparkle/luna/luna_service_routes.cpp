@@ -59,7 +59,8 @@ Response get_luna(ApiContext& ctx, Request& request) {
 }
 
 // An administrator vouches for the key, as with POST /hosts and a curve_public_key: the Luna that
-// proves it is admitted at once. A key is one agent's identity, so a host's key is refused too.
+// proves it is admitted at once. A key is one agent's identity, so an enrolled or rejected host's
+// key is refused too.
 Response create_luna(ApiContext& ctx, Request& request) {
   require_system_admin(ctx.auth.require(request));
   auto body = parse_json_object(request);
@@ -71,6 +72,13 @@ Response create_luna(ApiContext& ctx, Request& request) {
     throw bad_request("curve_public_key", "curve_public_key must be a 40-character Z85 CURVE public key");
   }
   auto out = ctx.db.transact([&](pg::Connection& conn) {
+    // A Luna started before its enrollment knocked as an unknown agent and waits as a pending
+    // host: enrolling its key as a Luna settles that host (it only ever held the key).
+    conn.query(
+        "UPDATE hosts SET deleted_at = now(), updated_at = now(), generation = generation + 1,"
+        " curve_public_key = NULL WHERE curve_public_key = $1 AND deleted_at IS NULL AND enrollment = "
+        "'pending'",
+        key);
     if (!conn.query("SELECT 1 FROM hosts WHERE curve_public_key = $1 AND deleted_at IS NULL", key).empty()) {
       throw ApiError(409, "key_taken", "a host has this CURVE public key", "curve_public_key");
     }
