@@ -42,6 +42,8 @@ class ControllerLink {
   const LunaSession& session() const { return session_; }
   // Every controller endpoint known now, the current one included.
   const std::vector<std::string>& endpoints() const { return link_->endpoints(); }
+  // The controller endpoint of the current link.
+  const std::string& current_endpoint() const { return link_->current(); }
   // Whether the controller of the current link leads and serves this Luna.
   bool served() const { return link_->is_served(); }
 

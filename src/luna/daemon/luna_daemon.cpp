@@ -1,6 +1,7 @@
 #include "luna/daemon/luna_daemon.hpp"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/logging.hpp"
@@ -39,12 +40,13 @@ LunaDaemon::LunaDaemon(LunaConfig config)
                                 config_.controller.heartbeat_interval};
     controller_ = std::make_unique<ControllerLink>(config_.state_dir, std::move(settings));
   }
+  // Without DHCP the server still answers /healthz (and whatever the TFTP root holds).
+  if (config_.http.enabled) {
+    http_ = std::make_unique<BootHttpServer>(config_.dhcp.tftp_root, config_.http.address, config_.http.port,
+                                             [this] { return health_report(); });
+  }
   if (config_.dhcp.enabled) {
     images_ = std::make_unique<NodeImageCache>(config_.dhcp.tftp_root / "images");
-    if (config_.http.enabled) {
-      http_ =
-          std::make_unique<BootHttpServer>(config_.dhcp.tftp_root, config_.http.address, config_.http.port);
-    }
     DnsmasqSupervisorOptions options;
     options.binary = config_.dhcp.binary;
     options.paths = paths_;
@@ -80,6 +82,7 @@ int LunaDaemon::run() {
       } else {
         std::this_thread::sleep_for(kTick);
       }
+      publish_health();
     } catch (const std::exception& e) {
       log_->error("{}", e.what());
       std::this_thread::sleep_for(kTick);
@@ -151,6 +154,31 @@ void LunaDaemon::serve_controller() {
       controller_->send(std::move(*batch));
     }
   }
+}
+
+void LunaDaemon::publish_health() {
+  Health health;
+  if (controller_) {
+    health.controller_connected = controller_->served();
+    health.controller_endpoint = controller_->current_endpoint();
+  }
+  health.dnsmasq_running = dnsmasq_ && dnsmasq_->pid().has_value();
+  std::lock_guard lock(health_mutex_);
+  health_ = std::move(health);
+}
+
+// Shaped like Sparkle's /healthz. Only what an unauthenticated caller may see: no keys, no hosts.
+std::string LunaDaemon::health_report() const {
+  std::lock_guard lock(health_mutex_);
+  nlohmann::json controller = {{"connected", health_.controller_connected}};
+  controller["endpoint"] = health_.controller_endpoint.empty() ? nlohmann::json(nullptr)
+                                                               : nlohmann::json(health_.controller_endpoint);
+  return nlohmann::json{{"status", "ok"},
+                        {"daemon", "luna"},
+                        {"version", kVersion},
+                        {"controller", std::move(controller)},
+                        {"dnsmasq", {{"running", health_.dnsmasq_running}}}}
+      .dump();
 }
 
 void LunaDaemon::apply(const LunaDesiredState& desired, bool from_source) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ class LunaDaemon {
   void apply(const LunaDesiredState& desired, bool from_source = true);
   void render();
   void serve_controller();
+  // Copies what /healthz reports out of the loop's objects, which are not thread-safe.
+  void publish_health();
+  std::string health_report() const;
 
   LunaConfig config_;
   std::shared_ptr<spdlog::logger> log_;
@@ -60,6 +64,14 @@ class LunaDaemon {
   std::unique_ptr<FenceWorker> fence_worker_;
   std::unique_ptr<ControllerLink> controller_;
   std::unique_ptr<NodeImageCache> images_;
+  // Declared before http_, whose threads read them until it is gone.
+  struct Health {
+    bool controller_connected = false;
+    std::string controller_endpoint;
+    bool dnsmasq_running = false;
+  };
+  mutable std::mutex health_mutex_;
+  Health health_;
   std::unique_ptr<BootHttpServer> http_;
   std::uint64_t images_seen_ = 0;
   std::optional<std::filesystem::file_time_type> hosts_file_time_;

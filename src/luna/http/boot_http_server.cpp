@@ -53,8 +53,11 @@ fs::path resolve_http_target(const fs::path& root, std::string_view target) {
 }
 
 struct BootHttpServer::Impl {
-  Impl(fs::path root_dir, const std::string& address, std::uint16_t port)
-      : root(std::move(root_dir)), acceptor(io), log(component_logger("http")) {
+  Impl(fs::path root_dir, const std::string& address, std::uint16_t port, HealthReport health_report)
+      : root(std::move(root_dir)),
+        health(std::move(health_report)),
+        acceptor(io),
+        log(component_logger("http")) {
     const tcp::endpoint endpoint(asio::ip::make_address(address), port);
     acceptor.open(endpoint.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -99,6 +102,23 @@ struct BootHttpServer::Impl {
       if (error) break;
       const bool keep_alive = request.keep_alive();
       const auto target = std::string(request.target());
+      const bool readable = request.method() == http::verb::get || request.method() == http::verb::head;
+      if (readable && health && target.substr(0, target.find_first_of("?#")) == "/healthz") {
+        http::response<http::string_body> answer{http::status::ok, request.version()};
+        answer.set(http::field::content_type, "application/json");
+        answer.set(http::field::cache_control, "no-store");
+        answer.body() = health();
+        answer.keep_alive(keep_alive);
+        answer.prepare_payload();
+        if (request.method() == http::verb::head) {
+          http::response_serializer<http::string_body> serializer(answer);
+          http::write_header(socket, serializer, error);
+        } else {
+          http::write(socket, answer, error);
+        }
+        if (error || !keep_alive) break;
+        continue;
+      }
       const auto file = (request.method() == http::verb::get || request.method() == http::verb::head)
                             ? resolve_http_target(root, target)
                             : fs::path();
@@ -142,6 +162,7 @@ struct BootHttpServer::Impl {
   };
 
   fs::path root;
+  HealthReport health;
   asio::io_context io;
   tcp::acceptor acceptor;
   std::shared_ptr<spdlog::logger> log;
@@ -151,8 +172,9 @@ struct BootHttpServer::Impl {
   std::thread acceptor_thread;
 };
 
-BootHttpServer::BootHttpServer(fs::path root, const std::string& address, std::uint16_t port)
-    : impl_(std::make_unique<Impl>(std::move(root), address, port)) {
+BootHttpServer::BootHttpServer(fs::path root, const std::string& address, std::uint16_t port,
+                               HealthReport health)
+    : impl_(std::make_unique<Impl>(std::move(root), address, port, std::move(health))) {
   port_ = impl_->acceptor.local_endpoint().port();
   impl_->acceptor_thread = std::thread([this] { impl_->accept_loop(); });
   impl_->log->info("serving {} over HTTP on {}:{}", impl_->root.string(), address, port_);

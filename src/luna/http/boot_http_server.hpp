@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -17,11 +18,16 @@ namespace harmony::luna {
 // HTTP, GET and HEAD only, for iPXE and for the initramfs that fetches the root image: HTTP is
 // much faster than TFTP for hundreds of megabytes. Nothing outside the directory is reachable
 // (no "..", no symbolic links out). One thread per connection: a handful of booting hosts at a
-// time, each keeping its connection.
+// time, each keeping its connection. GET /healthz answers the daemon's health report (JSON) when
+// one is given; it is matched before the files, so no file in the root can shadow it.
 class BootHttpServer {
  public:
+  // The JSON body of /healthz; called on the connection's thread, so it must be thread-safe.
+  using HealthReport = std::function<std::string()>;
+
   // Binds at once (port 0: a free port); throws std::system_error when it cannot.
-  BootHttpServer(std::filesystem::path root, const std::string& address, std::uint16_t port);
+  BootHttpServer(std::filesystem::path root, const std::string& address, std::uint16_t port,
+                 HealthReport health = {});
   ~BootHttpServer();
   BootHttpServer(const BootHttpServer&) = delete;
   BootHttpServer& operator=(const BootHttpServer&) = delete;
