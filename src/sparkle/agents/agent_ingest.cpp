@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cctype>
 #include <span>
 
 #include "common/pg/errors.hpp"
 #include "common/proto/enum_names.hpp"
+#include "sparkle/api/json_body.hpp"
 #include "sparkle/leadership/leadership.hpp"
 #include "sparkle/placement/placement.hpp"
 
@@ -63,22 +63,13 @@ void write_hellos(pg::Connection& conn, std::span<const HostHello> hellos) {
       rows);
 }
 
-bool looks_like_uuid(const std::string& text) {
-  if (text.size() != 36) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i]))) return false;
-  }
-  return true;
-}
-
 // The "migration" object of an instance's status details, when it names an attempt.
 const nlohmann::json* migration_details(const proto::ResourceStatus& status) {
   if (!status.details || !status.details->is_object()) return nullptr;
   auto it = status.details->find("migration");
   if (it == status.details->end() || !it->is_object()) return nullptr;
   auto id = it->find("id");
-  if (id == it->end() || !id->is_string() || !looks_like_uuid(id->get<std::string>())) return nullptr;
+  if (id == it->end() || !id->is_string() || !is_uuid(id->get<std::string>())) return nullptr;
   return &*it;
 }
 
